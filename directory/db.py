@@ -1,0 +1,73 @@
+"""Database handle, connections and transactions.
+
+One `DatabaseProxy` for the whole process, initialised from a URL by the entry points. SQLite keeps one
+connection per thread with its pragmas set once (TRAPS.md 26); PostgreSQL uses peewee's pool. Writes go
+through `write()`: on SQLite an IMMEDIATE transaction, so a read-then-write never fails with "database is
+locked" under WAL (TRAPS.md 23).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import peewee
+from playhouse.db_url import connect as connect_url
+
+database = peewee.DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10000,
+    # NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the last commit.
+    "synchronous": "normal",
+    "cache_size": -16000,
+}
+
+
+def open_database(url: str) -> peewee.Database:
+    """Build (not connect) the database named by `url` and bind the proxy to it."""
+    parsed = urlparse(url)
+    db: peewee.Database
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    elif parsed.scheme in {"postgres", "postgresql"}:
+        pooled = url.replace(f"{parsed.scheme}://", "postgresql+pool://", 1)
+        db = connect_url(pooled, max_connections=32, stale_timeout=300, timeout=10)
+    else:
+        raise ValueError(f"unsupported database URL scheme: {parsed.scheme!r}")
+    database.initialize(db)
+    return db
+
+
+def is_sqlite() -> bool:
+    return isinstance(database.obj, peewee.SqliteDatabase)
+
+
+@contextmanager
+def write() -> Iterator[None]:
+    """A write transaction (nested calls become savepoints)."""
+    db: Any = database.obj
+    if isinstance(db, peewee.SqliteDatabase) and not db.in_transaction():
+        with db.atomic("IMMEDIATE"):
+            yield
+    else:
+        with db.atomic():
+            yield
+
+
+def connect() -> None:
+    database.connect(reuse_if_open=True)
+
+
+def release() -> None:
+    """End of a request: pooled PostgreSQL connections go back to the pool; SQLite keeps its connection."""
+    if not is_sqlite() and not database.is_closed():
+        database.close()
