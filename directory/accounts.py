@@ -1,0 +1,110 @@
+"""Accounts, roles and API tokens.
+
+Tokens are 256-bit random strings shown once; only their sha256 is stored (a high-entropy token needs no
+slow hash, and lookup stays one indexed read). Passwords (web sign-in) are argon2 hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from directory import audit, db, runtime
+from directory.actors import ROLES, Actor
+from directory.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from directory.models.accounts import Account, AccountOrganisation, ApiToken
+from directory.models.entries import Organisation
+
+TOKEN_PREFIX = "cpd_"
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    account_id: int
+    name: str
+    role: str
+    token: str
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(name: str, role: str, organisations: list[str], by: Actor) -> NewAccount:
+    """A new account with one API token; publishers must be bound to at least one organisation."""
+    if role not in ROLES:
+        raise InvalidInput(f"role must be one of {', '.join(ROLES)}", {"role": ["unknown role"]})
+    if role == "publisher" and not organisations:
+        raise InvalidInput("a publisher needs at least one organisation", {"org": ["required"]})
+    if role != "publisher" and organisations:
+        raise InvalidInput("only publishers are bound to organisations", {"org": ["only for publishers"]})
+    with db.write():
+        if Account.get_or_none(Account.name == name) is not None:
+            raise Conflict(f"an account named {name!r} exists")
+        for entry_id in organisations:
+            if Organisation.get_or_none(Organisation.entry_id == entry_id) is None:
+                raise NotFound(f"no organisation {entry_id}")
+        account = Account.create(name=name, role=role, created_at=runtime.now())
+        for entry_id in organisations:
+            AccountOrganisation.create(account=account, entry_id=entry_id)
+        token = issue_token(account)
+        audit.record(by, "account.create", f"account:{account.id}", "ok", {"role": role})
+    return NewAccount(account.id, name, role, token)
+
+
+def issue_token(account: Account) -> str:
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    days = int(runtime.settings()["TOKEN_DAYS"])
+    ApiToken.create(account=account, token_hash=_digest(token), created_at=runtime.now(),
+                    expires_at=runtime.now() + days * 86400)
+    return token
+
+
+def actor_for(account: Account, client: str | None = None) -> Actor:
+    orgs = frozenset(row.entry_id for row in account.organisations)
+    return Actor("account", account.name, account.role, account.id, orgs, client)
+
+
+def authenticate(token: str, client: str | None = None) -> Actor:
+    """The actor behind a bearer token; any unknown, revoked or expired token is refused alike."""
+    row = (ApiToken.select(ApiToken, Account).join(Account)
+           .where(ApiToken.token_hash == _digest(token)).first())
+    if (row is None or row.revoked or row.expires_at <= runtime.now() or row.account.disabled):
+        raise Unauthenticated("invalid or expired token")
+    return actor_for(row.account, client)
+
+
+def revoke_tokens(account_id: int, by: Actor) -> int:
+    with db.write():
+        count = int(ApiToken.update(revoked=True).where(ApiToken.account == account_id).execute())
+        audit.record(by, "account.revoke_tokens", f"account:{account_id}", "ok", {"tokens": count})
+    return count
+
+
+def set_password(account_id: int, password: str) -> None:
+    if len(password) < 12:
+        raise InvalidInput("passwords have at least 12 characters", {"password": ["too short"]})
+    with db.write():
+        Account.update(password_hash=_hasher.hash(password)).where(Account.id == account_id).execute()
+
+
+def check_password(account: Account, password: str) -> bool:
+    if not account.password_hash:
+        # Spend the same time as a real check, so timing does not reveal which accounts exist.
+        _hasher.hash(password)
+        return False
+    try:
+        return bool(_hasher.verify(account.password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def list_accounts() -> list[dict[str, object]]:
+    return [{"id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled,
+             "organisations": [o.entry_id for o in a.organisations]}
+            for a in Account.select().order_by(Account.id)]

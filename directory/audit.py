@@ -1,0 +1,73 @@
+"""The audit trail: append-only and hash-chained, so editing, deleting or reordering a row is detectable.
+
+Each event's hash is sha256(previous hash || canonical JSON of the event). Details hold references and
+counts, never the content of what was read (GUIDELINES.md §52). `verify()` walks the chain and names the
+first row that does not fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from directory import db, runtime
+from directory.actors import Actor
+from directory.models.audit import AuditEvent
+
+GENESIS = "0" * 64
+
+
+def _digest(prev: str, seq: int, at: int, actor: str, action: str, target: str | None, outcome: str,
+            details: str) -> str:
+    body = json.dumps([seq, at, actor, action, target, outcome, details], separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(prev.encode() + body.encode()).hexdigest()
+
+
+def record(actor: Actor | None, action: str, target: str | None, outcome: str,
+           details: dict[str, Any] | None = None) -> None:
+    """Append one event (in the caller's transaction when there is one, so it commits with the change)."""
+    text = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    label = actor.label if actor else "system:node"
+    with db.write():
+        if not db.is_sqlite():
+            # Serialise appenders so `seq` stays gapless and the chain linear on PostgreSQL.
+            db.database.execute_sql("SELECT pg_advisory_xact_lock(7211)")
+        last = AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).first()
+        seq = (last.seq + 1) if last else 1
+        prev = last.hash if last else GENESIS
+        at = runtime.now()
+        AuditEvent.create(seq=seq, at=at, actor=label, action=action, target=target, outcome=outcome,
+                          details=text, prev_hash=prev,
+                          hash=_digest(prev, seq, at, label, action, target, outcome, text))
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    rows: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(batch: int = 5000) -> ChainReport:
+    """Walk the chain in order; the first gap, edited row or broken link is reported."""
+    prev, expected, count = GENESIS, 1, 0
+    last_seq = 0
+    while True:
+        rows = list(AuditEvent.select().where(AuditEvent.seq > last_seq)
+                    .order_by(AuditEvent.seq).limit(batch))
+        if not rows:
+            return ChainReport(True, count)
+        for row in rows:
+            if row.seq != expected:
+                return ChainReport(False, count, expected, f"row {expected} is missing")
+            if row.prev_hash != prev:
+                return ChainReport(False, count, row.seq, f"row {row.seq} does not link to row {row.seq - 1}")
+            digest = _digest(prev, row.seq, row.at, row.actor, row.action, row.target, row.outcome,
+                             row.details)
+            if digest != row.hash:
+                return ChainReport(False, count, row.seq, f"row {row.seq} was modified")
+            prev, expected, count, last_seq = row.hash, expected + 1, count + 1, row.seq

@@ -1,0 +1,61 @@
+"""Designated contacts inside an entry: merging an edit with the contacts' history and their sources.
+
+A contact keeps its `contact_id` for life. Contacts that came from an LDAP source (`source` =
+`ldap:<name>`) are owned by that source: a manual edit of an LDAP-owned field, or removing such a contact
+by hand, is refused with a 409 naming the source, because the next sync would silently undo it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from directory.documents import LDAP_OWNED
+from directory.errors import Conflict
+
+SERVER_FIELDS = ("source", "source_id", "verified_at")
+
+
+def merge(old: list[dict[str, Any]], incoming: list[dict[str, Any]], sync_source: str | None,
+          now: int) -> list[dict[str, Any]]:
+    """The contact list after an edit (manual when `sync_source` is None, else by that LDAP source)."""
+    if sync_source is not None:
+        return _merge_sync(old, incoming, sync_source)
+    by_id = {c["contact_id"]: c for c in old}
+    result = []
+    for contact in incoming:
+        previous = by_id.pop(contact.get("contact_id", ""), None)
+        if previous is None:
+            result.append({**contact, "contact_id": contact.get("contact_id") or str(uuid.uuid4()),
+                           "source": "manual", "source_id": None, "verified_at": None})
+            continue
+        merged = {**previous, **contact}
+        _refuse_ldap_edit(previous, merged)
+        result.append(merged)
+    for removed in by_id.values():
+        if removed["source"].startswith("ldap:"):
+            raise Conflict(f"contact {removed['contact_id']} is managed by LDAP source "
+                           f"{removed['source'][5:]!r}; remove it there")
+    return result
+
+
+def _refuse_ldap_edit(previous: dict[str, Any], merged: dict[str, Any]) -> None:
+    if not previous["source"].startswith("ldap:"):
+        return
+    changed = [f for f in LDAP_OWNED if previous.get(f) != merged.get(f)]
+    if changed:
+        raise Conflict(
+            f"{', '.join(changed)} of contact {previous['contact_id']} come from LDAP source "
+            f"{previous['source'][5:]!r}; change them in the directory server",
+            {f: ["owned by LDAP source " + previous["source"][5:]] for f in changed})
+
+
+def _merge_sync(old: list[dict[str, Any]], incoming: list[dict[str, Any]],
+                sync_source: str) -> list[dict[str, Any]]:
+    """A sync may only touch its own contacts; every other contact must come back unchanged."""
+    own = f"ldap:{sync_source}"
+    others_before = [c for c in old if c["source"] != own]
+    others_after = [c for c in incoming if c.get("source") != own]
+    if others_before != others_after:
+        raise Conflict(f"LDAP source {sync_source!r} may change only its own contacts")
+    return [dict(c) for c in incoming]

@@ -1,0 +1,69 @@
+"""Schema migrations: an ordered list of steps and a table recording which ran.
+
+Step 1 creates every model's table. Later steps use `playhouse.migrate`; on SQLite a step that rebuilds a
+table runs with foreign keys off (TRAPS.md 22), which `_run` arranges for every step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import peewee
+
+from directory import db
+from directory.models import ALL_MODELS
+from directory.models.base import BaseModel
+
+
+class SchemaMigration(BaseModel):
+    step = peewee.IntegerField(primary_key=True)
+    name = peewee.CharField(max_length=200)
+    applied_at = peewee.BigIntegerField()
+
+
+def _initial() -> None:
+    db.database.create_tables(ALL_MODELS, safe=True)
+
+
+STEPS: list[tuple[int, str, Callable[[], None]]] = [
+    (1, "initial schema", _initial),
+]
+
+
+def pending() -> list[tuple[int, str]]:
+    db.database.create_tables([SchemaMigration], safe=True)
+    done = {row.step for row in SchemaMigration.select(SchemaMigration.step)}
+    return [(step, name) for step, name, _ in STEPS if step not in done]
+
+
+def is_current() -> bool:
+    if not db.database.table_exists(SchemaMigration._meta.table_name):
+        return False
+    done = {row.step for row in SchemaMigration.select(SchemaMigration.step)}
+    return all(step in done for step, _, _ in STEPS)
+
+
+def migrate() -> list[str]:
+    """Apply pending steps in order; returns their names."""
+    applied = []
+    todo = {step for step, _ in pending()}
+    for step, name, run in STEPS:
+        if step in todo:
+            _run(run)
+            SchemaMigration.create(step=step, name=name, applied_at=int(time.time()))
+            applied.append(name)
+    return applied
+
+
+def _run(step: Callable[[], None]) -> None:
+    if db.is_sqlite():
+        db.database.pragma("foreign_keys", 0)
+        try:
+            with db.database.atomic():
+                step()
+        finally:
+            db.database.pragma("foreign_keys", 1)
+    else:
+        with db.database.atomic():
+            step()

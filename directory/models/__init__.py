@@ -1,0 +1,31 @@
+"""peewee models, one module per aggregate; `ALL_MODELS` is what migrations create."""
+
+from __future__ import annotations
+
+from directory.models.accounts import Account, AccountOrganisation, ApiToken, ReadUsage
+from directory.models.audit import AuditEvent
+from directory.models.base import BaseModel
+from directory.models.entries import (
+    Contact,
+    EntryVersion,
+    Organisation,
+    OrgAsn,
+    OrgDomain,
+    OrgFacet,
+    OrgPrefix,
+)
+
+ALL_MODELS: list[type[BaseModel]] = [
+    EntryVersion,
+    Organisation,
+    Contact,
+    OrgDomain,
+    OrgPrefix,
+    OrgAsn,
+    OrgFacet,
+    Account,
+    AccountOrganisation,
+    ApiToken,
+    ReadUsage,
+    AuditEvent,
+]

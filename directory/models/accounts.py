@@ -1,0 +1,45 @@
+"""Accounts, their organisations and their API tokens (stored as sha256 digests only)."""
+
+from __future__ import annotations
+
+import peewee
+
+from directory.models.base import BaseModel
+
+
+class Account(BaseModel):
+    name = peewee.CharField(max_length=200, unique=True)
+    role = peewee.CharField(max_length=20)  # admin | publisher | reader
+    password_hash = peewee.CharField(max_length=200, null=True)
+    totp_secret = peewee.CharField(max_length=64, null=True)
+    disabled = peewee.BooleanField(default=False)
+    created_at = peewee.BigIntegerField()
+    failed_logins = peewee.IntegerField(default=0)
+    locked_until = peewee.BigIntegerField(default=0)
+
+
+class AccountOrganisation(BaseModel):
+    account = peewee.ForeignKeyField(Account, backref="organisations", on_delete="CASCADE")
+    entry_id = peewee.CharField(max_length=200)
+
+    class Meta:
+        indexes = ((("account", "entry_id"), True),)
+
+
+class ApiToken(BaseModel):
+    account = peewee.ForeignKeyField(Account, backref="tokens", on_delete="CASCADE")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    created_at = peewee.BigIntegerField()
+    expires_at = peewee.BigIntegerField()
+    revoked = peewee.BooleanField(default=False)
+
+
+class ReadUsage(BaseModel):
+    """Restricted reads per account per hour, for the rolling 24-hour quota (anti-scraping)."""
+
+    account_id = peewee.IntegerField()
+    hour = peewee.BigIntegerField()
+    count = peewee.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("account_id", "hour"), True),)

@@ -1,0 +1,120 @@
+"""Reading organisations at the level the actor may see, with their history.
+
+Views are precomputed per version (`public_view`, `reader_view`), so a read is one indexed row and no
+document parsing; publishers of the organisation and admins get the `full` view built from the document.
+Reads of restricted data are audited (who, what, when), never their content.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from directory import audit, documents, quota
+from directory.actors import Actor
+from directory.entries import VersionInfo
+from directory.errors import Gone, NotFound
+from directory.keys import parse_canonical
+from directory.models.entries import EntryVersion, Organisation, OrgFacet
+
+FILTERS = ("country", "kind", "registrar")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+
+def level(actor: Actor, entry_id: str) -> str:
+    if actor.can_edit(entry_id):
+        return "full"
+    return "reader" if actor.can_read_restricted else "public"
+
+
+def read(entry_id: str, actor: Actor) -> tuple[dict[str, Any], VersionInfo]:
+    row = Organisation.get_or_none(Organisation.entry_id == entry_id)
+    if row is None:
+        raise NotFound(f"no organisation {entry_id}")
+    if row.deleted:
+        raise Gone(f"organisation {entry_id} was deleted at version {row.version}")
+    seen = level(actor, entry_id)
+    if seen != "public":
+        quota.spend(actor)
+        audit.record(actor, "read.organisation", entry_id, "ok", {"level": seen})
+    return _view(row, seen), VersionInfo(entry_id, row.version, row.digest)
+
+
+def _view(row: Organisation, seen: str) -> dict[str, Any]:
+    if seen == "full":
+        version = EntryVersion.get((EntryVersion.entry_id == row.entry_id) &
+                                   (EntryVersion.version == row.version))
+        return documents.view(parse_canonical(bytes(version.payload)), "full")
+    text = row.reader_view if seen == "reader" else row.public_view
+    result: dict[str, Any] = json.loads(text)
+    return result
+
+
+def list_page(actor: Actor, filters: dict[str, Any], page: int, per_page: int) -> Page:
+    """One page of organisations, filtered and paginated in SQL, ordered by name."""
+    query = Organisation.select().where(~Organisation.deleted)
+    for name in FILTERS:
+        if filters.get(name):
+            query = query.where(getattr(Organisation, name) == filters[name])
+    for facet in ("language", "service_type", "request_type"):
+        if filters.get(facet):
+            query = query.where(Organisation.entry_id.in_(
+                OrgFacet.select(OrgFacet.organisation).where(
+                    (OrgFacet.facet == facet) & (OrgFacet.value == filters[facet]))))
+    if filters.get("name"):
+        query = query.where(Organisation.name.contains(filters["name"]))
+    total = query.count()
+    rows = list(query.order_by(Organisation.name, Organisation.entry_id).paginate(page, per_page))
+    restricted = actor.can_read_restricted
+    if restricted and rows:
+        quota.spend(actor, len(rows))
+        audit.record(actor, "read.organisations", None, "ok", {"count": len(rows)})
+    items = [_view(r, level(actor, r.entry_id)) for r in rows]
+    return Page(items, total, page, per_page)
+
+
+def history(entry_id: str, actor: Actor) -> list[dict[str, Any]]:
+    """Every version's metadata, newest first (public: the history itself holds no personal data)."""
+    rows = list(EntryVersion.select(
+        EntryVersion.version, EntryVersion.digest, EntryVersion.tombstone, EntryVersion.created_at,
+        EntryVersion.actor, EntryVersion.signatures).where(EntryVersion.entry_id == entry_id)
+        .order_by(EntryVersion.version.desc()))
+    if not rows:
+        raise NotFound(f"no organisation {entry_id}")
+    prev_digest = {r.version: r.digest for r in rows}
+    return [{"version": r.version, "digest": r.digest, "prev": prev_digest.get(r.version - 1),
+             "iat": documents.iso(r.created_at), "tombstone": r.tombstone,
+             "changed_by": r.actor if actor.is_admin else None,
+             "signers": [s["signer"] for s in json.loads(r.signatures)]} for r in rows]
+
+
+def version_row(entry_id: str, version: int) -> EntryVersion:
+    try:
+        row: EntryVersion = EntryVersion.get((EntryVersion.entry_id == entry_id) &
+                                             (EntryVersion.version == version))
+    except peewee.DoesNotExist:
+        raise NotFound(f"organisation {entry_id} has no version {version}") from None
+    return row
+
+
+def read_version(entry_id: str, version: int, actor: Actor) -> dict[str, Any]:
+    row = version_row(entry_id, version)
+    doc = parse_canonical(bytes(row.payload))
+    if row.tombstone:
+        return {"id": entry_id, "version": version, "tombstone": True, "iat": documents.iso(doc["iat"]),
+                "prev": doc["prev"]}
+    seen = level(actor, entry_id)
+    if seen != "public":
+        quota.spend(actor)
+        audit.record(actor, "read.version", entry_id, "ok", {"version": version, "level": seen})
+    return documents.view(doc, seen)

@@ -1,0 +1,78 @@
+"""Rewrites the query tables (organisation row, contacts, domains, prefixes, ASNs, facets) from a document.
+
+Called inside the transaction that writes the version, so the tables always describe the current version.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Any
+
+from directory import documents
+from directory.models.entries import Contact, Organisation, OrgAsn, OrgDomain, OrgFacet, OrgPrefix
+from directory.vocabulary import REQUESTING_KINDS
+
+CHILDREN = (Contact, OrgDomain, OrgPrefix, OrgAsn, OrgFacet)
+
+
+def project(doc: dict[str, Any], digest: str) -> None:
+    entry_id = doc["entry_id"]
+    for model in CHILDREN:
+        model.delete().where(model.organisation == entry_id).execute()
+    if doc["typ"] == documents.TOMBSTONE_TYP:
+        _save_org(entry_id, doc["version"], digest, deleted=True)
+        return
+    _save_org(entry_id, doc["version"], digest, deleted=False, doc=doc)
+    _insert(Contact, [
+        {"organisation": entry_id, "contact_id": c["contact_id"], "email": c["email"].lower(),
+         "display_name": c["display_name"], "active": c.get("active", True),
+         "emergency": c.get("emergency", False), "source": c["source"]}
+        for c in doc.get("contacts", [])])
+    _insert(OrgDomain, [{"organisation": entry_id, "domain": d, "role": "official"}
+                        for d in doc.get("official_email_domains", [])]
+            + [{"organisation": entry_id, "domain": d, "role": "network"} for d in doc.get("domains", [])])
+    _insert(OrgPrefix, [_prefix_row(entry_id, p) for p in doc.get("ip_prefixes", [])])
+    _insert(OrgAsn, [{"organisation": entry_id, "asn": a} for a in sorted(set(doc.get("asns", [])))])
+    _insert(OrgFacet, [{"organisation": entry_id, "facet": f, "value": v} for f, v in sorted(facets(doc))])
+
+
+def facets(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """The filter values of an entry: languages, service types, request types, emergency."""
+    active = [c for c in doc.get("contacts", []) if c.get("active", True)]
+    out = {("language", lang) for lang in doc.get("languages", [])}
+    out |= {("service_type", s["type"]) for s in doc.get("services", [])}
+    field = "authorised_request_types" if doc["kind"] in REQUESTING_KINDS else "handles_request_types"
+    out |= {("request_type", rt) for c in active for rt in c.get(field, [])}
+    out |= {("request_type", p["request_type"]) for p in doc.get("programme", {}).get("procedures", [])}
+    if doc.get("emergency_channels") or any(c.get("emergency") for c in active):
+        out.add(("emergency", "yes"))
+    return out
+
+
+def _prefix_row(entry_id: str, prefix: str) -> dict[str, Any]:
+    network = ipaddress.ip_network(prefix)
+    width = 8 if network.version == 4 else 32
+    return {"organisation": entry_id, "family": network.version, "prefix": str(network),
+            "first": format(int(network.network_address), f"0{width}x"),
+            "last": format(int(network.broadcast_address), f"0{width}x"), "length": network.prefixlen}
+
+
+def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
+    for start in range(0, len(rows), 500):  # stay under SQLite's bound-parameter limit
+        model.insert_many(rows[start:start + 500]).execute()
+
+
+def _save_org(entry_id: str, version: int, digest: str, *, deleted: bool,
+              doc: dict[str, Any] | None = None) -> None:
+    values: dict[str, Any] = {"version": version, "digest": digest, "deleted": deleted}
+    if doc is not None:
+        values.update(
+            registrar=doc["registrar"], kind=doc["kind"], name=doc["name"], country=doc["country"],
+            timezone=doc["timezone"], iat=doc["iat"], not_after=doc["not_after"],
+            confirmed_at=doc["confirmed_at"],
+            public_view=json.dumps(documents.view(doc, "public"), ensure_ascii=False),
+            reader_view=json.dumps(documents.view(doc, "reader"), ensure_ascii=False))
+    updated = Organisation.update(values).where(Organisation.entry_id == entry_id).execute()
+    if not updated:
+        Organisation.create(entry_id=entry_id, **values)
