@@ -3,6 +3,8 @@
 A contact keeps its `contact_id` for life. Contacts that came from an LDAP source (`source` =
 `ldap:<name>`) are owned by that source: a manual edit of an LDAP-owned field, or removing such a contact
 by hand, is refused with a 409 naming the source, because the next sync would silently undo it.
+Each operation below writes one new entry version through `entries.update` (imported where used: entries
+calls `merge` while writing, so a module-level import would be circular).
 """
 
 from __future__ import annotations
@@ -10,11 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from directory.actors import Actor
 from directory.documents import LDAP_OWNED
-from directory.errors import Conflict
-
-SERVER_FIELDS = ("source", "source_id", "verified_at")
-
+from directory.errors import Conflict, NotFound
 
 def merge(old: list[dict[str, Any]], incoming: list[dict[str, Any]], sync_source: str | None,
           now: int) -> list[dict[str, Any]]:
@@ -59,3 +59,44 @@ def _merge_sync(old: list[dict[str, Any]], incoming: list[dict[str, Any]],
     if others_before != others_after:
         raise Conflict(f"LDAP source {sync_source!r} may change only its own contacts")
     return [dict(c) for c in incoming]
+
+
+def _current(entry_id: str) -> list[dict[str, Any]]:
+    from directory import entries
+
+    found: list[dict[str, Any]] = entries.get_document(entry_id).get("contacts", [])
+    return found
+
+
+def find(entry_id: str, contact_id: str) -> dict[str, Any]:
+    for contact in _current(entry_id):
+        if contact["contact_id"] == contact_id:
+            return contact
+    raise NotFound(f"organisation {entry_id} has no contact {contact_id}")
+
+
+def add(entry_id: str, contact: dict[str, Any], actor: Actor, if_match: str | None) -> str:
+    """Append a manual contact; returns its new id."""
+    from directory import entries
+
+    contact_id = str(uuid.uuid4())
+    entries.update(entry_id, {"contacts": [*_current(entry_id), {**contact, "contact_id": contact_id}]},
+                   actor, if_match=if_match)
+    return contact_id
+
+
+def change(entry_id: str, contact_id: str, changes: dict[str, Any], actor: Actor,
+           if_match: str | None) -> None:
+    from directory import entries
+
+    find(entry_id, contact_id)
+    updated = [{**c, **changes} if c["contact_id"] == contact_id else c for c in _current(entry_id)]
+    entries.update(entry_id, {"contacts": updated}, actor, if_match=if_match)
+
+
+def remove(entry_id: str, contact_id: str, actor: Actor, if_match: str | None) -> None:
+    from directory import entries
+
+    find(entry_id, contact_id)
+    remaining = [c for c in _current(entry_id) if c["contact_id"] != contact_id]
+    entries.update(entry_id, {"contacts": remaining}, actor, if_match=if_match)

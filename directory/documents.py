@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
 
 from directory import hours, validators
 from directory.vocabulary import (
@@ -122,6 +122,11 @@ class Strict(Schema):
     class Meta:
         unknown = RAISE
 
+    @post_load
+    def _to_document_form(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        result: dict[str, Any] = _plain(data)
+        return result
+
 
 class AltName(Strict):
     lang = Checked(validators.language, required=True)
@@ -220,6 +225,10 @@ class ContactIn(Strict):
     trained_on = fields.Date(allow_none=True)
     active = fields.Boolean(load_default=True)
 
+    @pre_load
+    def _refuse_server_owned(self, data: Any, **kwargs: Any) -> Any:
+        return _refuse(data, CONTACT_SERVER_OWNED)
+
 
 class KeyIn(Strict):
     public_key = fields.String(required=True, validate=validate.Length(max=100_000))
@@ -251,7 +260,21 @@ class OrganisationIn(Strict):
     keys = _list(fields.Nested(KeyIn), most=50)
     not_after = EpochTime()
 
+    @pre_load
+    def _refuse_server_owned(self, data: Any, **kwargs: Any) -> Any:
+        return _refuse(data, SERVER_OWNED)
 
+
+def _refuse(data: Any, owned_names: tuple[str, ...]) -> Any:
+    if not isinstance(data, dict):
+        raise ValidationError("must be a JSON object")
+    owned = sorted(set(data) & set(owned_names))
+    if owned:
+        raise ValidationError({name: ["set by the server; cannot be sent"] for name in owned})
+    return data
+
+
+CONTACT_SERVER_OWNED = ("source", "source_id", "verified_at")
 SERVER_OWNED = ("id", "entry_id", "typ", "registrar", "version", "prev", "iat", "confirmed_at",
                 "deleted", "status", "signatures")
 # Contact fields an LDAP source owns; a manual edit of these on an LDAP contact is refused (409).
@@ -261,23 +284,13 @@ LDAP_OWNED = ("display_name", "email", "phones", "title", "languages", "authoris
 
 def load(data: Any, *, partial: bool = False) -> dict[str, Any]:
     """Validate client input; raises marshmallow.ValidationError with errors keyed by field path."""
-    if not isinstance(data, dict):
-        raise ValidationError({"_schema": ["the body must be a JSON object"]})
-    owned = sorted(set(data) & set(SERVER_OWNED))
-    if owned:
-        raise ValidationError({name: ["set by the server; cannot be sent"] for name in owned})
     loaded: dict[str, Any] = OrganisationIn().load(data, partial=partial)
-    return _plain(loaded)
+    return loaded
 
 
 def load_contact(data: Any, *, partial: bool = False) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ValidationError({"_schema": ["the body must be a JSON object"]})
-    owned = sorted(set(data) & {"source", "source_id", "verified_at"})
-    if owned:
-        raise ValidationError({name: ["set by the server; cannot be sent"] for name in owned})
     loaded: dict[str, Any] = ContactIn().load(data, partial=partial)
-    return _plain(loaded)
+    return loaded
 
 
 def _plain(value: Any) -> Any:

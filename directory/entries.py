@@ -70,13 +70,13 @@ def create(fields: dict[str, Any], actor: Actor, *, entry_uuid: str | None = Non
 
 
 def update(entry_id: str, changes: dict[str, Any], actor: Actor, *, if_version: int | None = None,
-           sync_source: str | None = None, confirm: bool = False) -> VersionInfo:
+           if_match: str | None = None, sync_source: str | None = None,
+           confirm: bool = False) -> VersionInfo:
     """Replace the given top-level fields; a change that alters nothing writes no version."""
     with db.write():
         row = _current_for_update(entry_id)
         _check_may_edit(row, actor, changes, sync_source)
-        if if_version is not None and if_version != row.version:
-            raise PreconditionFailed(f"entry is at version {row.version}, not {if_version}")
+        _check_precondition(row, if_version, if_match)
         old = parse_canonical(_payload(row))
         now = runtime.now()
         new = dict(old)
@@ -94,13 +94,13 @@ def update(entry_id: str, changes: dict[str, Any], actor: Actor, *, if_version: 
     return info
 
 
-def delete(entry_id: str, actor: Actor, *, if_version: int | None = None) -> VersionInfo:
+def delete(entry_id: str, actor: Actor, *, if_version: int | None = None,
+           if_match: str | None = None) -> VersionInfo:
     """Write a signed tombstone; the history stays, the id is never reused."""
     with db.write():
         row = _current_for_update(entry_id)
         _check_may_edit(row, actor, {}, None)
-        if if_version is not None and if_version != row.version:
-            raise PreconditionFailed(f"entry is at version {row.version}, not {if_version}")
+        _check_precondition(row, if_version, if_match)
         tomb = {"typ": documents.TOMBSTONE_TYP, "entry_id": entry_id, "registrar": row.registrar,
                 "version": row.version + 1, "prev": row.digest, "iat": runtime.now()}
         info = _write(tomb, actor)
@@ -135,6 +135,14 @@ def _current_for_update(entry_id: str) -> Organisation:
     if row.deleted:
         raise Gone(f"organisation {entry_id} was deleted")
     return row
+
+
+def _check_precondition(row: Organisation, if_version: int | None, if_match: str | None) -> None:
+    """Optimistic concurrency: the caller names the version (or its digest, the ETag) it edited."""
+    if if_version is not None and if_version != row.version:
+        raise PreconditionFailed(f"entry is at version {row.version}, not {if_version}")
+    if if_match is not None and if_match != row.digest:
+        raise PreconditionFailed(f"entry has changed since you read it (now version {row.version})")
 
 
 def _check_may_edit(row: Organisation, actor: Actor, changes: dict[str, Any], sync_source: str | None) -> None:

@@ -1,0 +1,36 @@
+"""The HTTP API under /api/v1: flask-smorest blueprints that translate HTTP to domain calls and back."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from directory.api import accounts, contacts, errors, organisations, versions
+from directory.api.auth import load_actor
+
+BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp)
+
+
+def init_app(app: Flask) -> errors.DirectoryApi:
+    app.config.update(
+        API_TITLE="Contact-point directory",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "info": {"description": "Federated directory of cybercrime cooperation contact points."},
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+            "security": [{}, {"bearer": []}],
+        },
+    )
+    api = errors.DirectoryApi(app)
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
+    errors.init_app(app)
+
+    @app.before_request
+    def _authenticate() -> None:
+        if request.path.startswith("/api/"):
+            load_actor()
+
+    return api

@@ -1,0 +1,44 @@
+"""/api/v1/accounts (administrators) and /api/v1/me."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from directory import accounts
+from directory.api.auth import require_account, require_admin
+from directory.api.common import json_response
+from directory.api.schemas import AccountIn, AccountOut
+
+blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
+
+
+@blp.route("/accounts")
+class AccountList(MethodView):
+    @blp.response(200, AccountOut(many=True))
+    def get(self) -> Response:
+        """All accounts (administrators)"""
+        require_admin()
+        return json_response(accounts.list_accounts())
+
+    @blp.arguments(AccountIn)
+    @blp.response(201, AccountOut)
+    def post(self, body: dict[str, Any]) -> Response:
+        """Create an account; its token is in the answer, once (administrators)"""
+        new = accounts.create(body["name"], body["role"], body["organisations"], require_admin())
+        return json_response({"id": new.account_id, "name": new.name, "role": new.role,
+                              "disabled": False, "organisations": body["organisations"],
+                              "token": new.token}, 201)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, AccountOut)
+    def get(self) -> Response:
+        """The calling account"""
+        actor = require_account()
+        return json_response({"id": actor.account_id, "name": actor.name, "role": actor.role,
+                              "disabled": False, "organisations": sorted(actor.organisations)})

@@ -1,0 +1,38 @@
+"""Small helpers every view uses: JSON responses from prepared data, page sizes, ETags."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Response, request
+
+from directory import runtime
+from directory.errors import InvalidInput, PreconditionRequired
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status=status, headers=headers, mimetype="application/json")
+
+
+def per_page(requested: int | None) -> int:
+    values = runtime.settings()
+    if requested is None:
+        return int(values["DEFAULT_PAGE_SIZE"])
+    if requested > values["MAX_PAGE_SIZE"]:
+        raise InvalidInput("page too large",
+                           {"per_page": [f"at most {values['MAX_PAGE_SIZE']}"]})
+    return requested
+
+
+def etag(digest: str) -> str:
+    return f'"{digest}"'
+
+
+def if_match() -> str:
+    """Writes must name the version they change (ETag from the last GET): lost updates are refused."""
+    header = request.headers.get("If-Match")
+    if not header:
+        raise PreconditionRequired("send If-Match with the ETag of the version you are changing")
+    return header.strip().removeprefix("W/").strip('"')

@@ -1,0 +1,28 @@
+"""`directory serve`: gunicorn embedded, so one command runs the node with production-grade workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from directory import config, create_app
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        settings = config.resolve()
+        return create_app({"SECRET_KEY": config.secret_key(settings)})
+
+
+def run(host: str, port: int, workers: int) -> None:
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "threads": 4, "worker_class": "gthread",
+               "accesslog": None, "timeout": 60, "graceful_timeout": 20}).run()

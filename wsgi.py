@@ -1,0 +1,6 @@
+"""WSGI entry point: `gunicorn wsgi:app` (the `directory serve` command does this for you)."""
+
+from directory import config, create_app
+
+_settings = config.resolve()
+app = create_app({"SECRET_KEY": config.secret_key(_settings)})
