@@ -14,6 +14,7 @@ from directory.models.entries import (
     OrgFacet,
     OrgPrefix,
 )
+from directory.models.sync import SyncRun
 
 ALL_MODELS: list[type[BaseModel]] = [
     EntryVersion,
@@ -28,4 +29,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     ApiToken,
     ReadUsage,
     AuditEvent,
+    SyncRun,
 ]
