@@ -6,10 +6,13 @@ import peewee
 
 from directory.models.base import BaseModel
 
-OUTCOMES = ("applied", "nothing_to_do", "dry_run", "ldap_error", "incomplete", "guard_tripped", "config_error")
+OUTCOMES = (
+    "applied", "nothing_to_do", "dry_run", "ldap_error", "incomplete", "guard_tripped", "config_error",
+)
 
 
 class SyncRun(BaseModel):
+    id = peewee.AutoField()
     source = peewee.CharField(max_length=40)
     organisation = peewee.CharField(max_length=300, null=True)
     started_at = peewee.BigIntegerField()  # epoch seconds, like every time in the directory
