@@ -125,7 +125,8 @@ def make_plan(document: Mapping[str, Any], config: SourceConfig, snapshot: Snaps
             continue
         update = _update(current, outcome, user, stamp, config.reverify_days)
         if update is not None:
-            contacts[owned[user.stable_id]] = {**current, **{k: new for k, (_, new) in update.changes.items()}}
+            new_values = {k: new for k, (_, new) in update.changes.items()}
+            contacts[owned[user.stable_id]] = {**current, **new_values}
             updates.append(update)
 
     for source_id, position in owned.items():
