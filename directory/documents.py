@@ -14,7 +14,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    post_load,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 from directory import hours, validators
 from directory.vocabulary import (
@@ -82,7 +91,7 @@ class Asn(fields.Integer):
             raise ValidationError(str(exc)) from None
 
 
-class EpochTime(fields.Field):
+class EpochTime(fields.Field[int]):
     """ISO 8601 with an explicit offset on input; integer epoch seconds in the document."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
@@ -104,13 +113,13 @@ class WorkingHours(fields.Dict):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValidationError("an object with `weekly` hours")
-        problems = hours.validate_hours(value)
+        problems = hours.validate_hours(value, prefix="")
         if problems:
             raise ValidationError(problems)
         return hours.normalise_hours(value)
 
 
-def _list(inner: fields.Field, most: int = 50, **kwargs: Any) -> fields.List:
+def _list(inner: fields.Field[Any], most: int = 50, **kwargs: Any) -> fields.List[Any]:
     return fields.List(inner, validate=validate.Length(max=most), **kwargs)
 
 

@@ -40,7 +40,7 @@ class VersionInfo:
 
 
 def node_host() -> str:
-    node_id = runtime.settings()["NODE_ID"]
+    node_id = str(runtime.settings()["NODE_ID"])
     return urlparse(node_id).netloc or node_id
 
 
@@ -129,7 +129,7 @@ def _current_for_update(entry_id: str) -> Organisation:
     query = Organisation.select().where(Organisation.entry_id == entry_id)
     if not db.is_sqlite():
         query = query.for_update()  # SQLite's IMMEDIATE transaction already serialises writers
-    row = query.first()
+    row: Organisation | None = query.first()
     if row is None:
         raise NotFound(f"no organisation {entry_id}")
     if row.deleted:
@@ -145,7 +145,8 @@ def _check_precondition(row: Organisation, if_version: int | None, if_match: str
         raise PreconditionFailed(f"entry has changed since you read it (now version {row.version})")
 
 
-def _check_may_edit(row: Organisation, actor: Actor, changes: dict[str, Any], sync_source: str | None) -> None:
+def _check_may_edit(row: Organisation, actor: Actor, changes: dict[str, Any],
+                    sync_source: str | None) -> None:
     if row.registrar != runtime.settings()["NODE_ID"]:
         raise Conflict(f"this entry is registered at {row.registrar} and is read-only here")
     if sync_source is not None:

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from directory import contacts, documents, organisations
 from directory.api.auth import require_account
 from directory.api.common import etag, if_match, json_response
-from directory.api.schemas import ContactOut
+from directory.api.schemas import ContactChanges, ContactOut
 from directory.errors import Forbidden, NotFound
 
 blp = Blueprint("contacts", __name__, url_prefix="/api/v1/organisations/<entry_id>/contacts",
@@ -58,7 +58,7 @@ class ContactItem(MethodView):
         """One contact"""
         return _single(entry_id, contact_id)
 
-    @blp.arguments(documents.ContactIn(partial=True))
+    @blp.arguments(ContactChanges(partial=True))
     @blp.response(200, ContactOut)
     def patch(self, changes: dict[str, Any], entry_id: str, contact_id: str) -> Response:
         """Change a contact; LDAP-owned fields are refused (409); needs If-Match"""

@@ -7,11 +7,12 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from directory import documents, entries, organisations
 from directory.api.auth import current_actor, require_account
 from directory.api.common import etag, if_match, json_response, per_page
-from directory.api.schemas import OrganisationFilters, OrganisationOut, OrganisationPage
+from directory.api.schemas import OrganisationChanges, OrganisationFilters, OrganisationOut, OrganisationPage
 
 blp = Blueprint("organisations", __name__, url_prefix="/api/v1/organisations",
                 description="Organisations and their signed entries")
@@ -27,7 +28,7 @@ def _one(entry_id: str, status: int = 200) -> Response:
 
 @blp.route("")
 class OrganisationList(MethodView):
-    @blp.arguments(OrganisationFilters, location="query")
+    @blp.arguments(OrganisationFilters, location="query", unknown=RAISE)
     @blp.response(200, OrganisationPage)
     def get(self, args: dict[str, Any]) -> Response:
         """List organisations (filters and pagination in SQL)"""
@@ -54,7 +55,7 @@ class OrganisationItem(MethodView):
             return Response(status=304, headers={"ETag": response.headers["ETag"]})
         return response
 
-    @blp.arguments(documents.OrganisationIn(partial=True))
+    @blp.arguments(OrganisationChanges(partial=True))
     @blp.response(200, OrganisationOut)
     def patch(self, changes: dict[str, Any], entry_id: str) -> Response:
         """Change fields; needs If-Match with the current ETag; writes a new signed version"""

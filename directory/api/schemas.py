@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from directory import documents
 from directory.vocabulary import ORGANISATION_KINDS, REQUEST_TYPES
 
 
@@ -111,3 +112,11 @@ class AccountOut(Schema):
     disabled = fields.Boolean()
     organisations = fields.List(fields.String())
     token = fields.String(metadata={"description": "shown once, at creation"})
+
+
+class OrganisationChanges(documents.OrganisationIn):
+    """PATCH body: any subset of the organisation's fields (a distinct name for the OpenAPI document)."""
+
+
+class ContactChanges(documents.ContactIn):
+    """PATCH body of a contact: any subset of its fields."""

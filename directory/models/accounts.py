@@ -8,6 +8,7 @@ from directory.models.base import BaseModel
 
 
 class Account(BaseModel):
+    id = peewee.AutoField()
     name = peewee.CharField(max_length=200, unique=True)
     role = peewee.CharField(max_length=20)  # admin | publisher | reader
     password_hash = peewee.CharField(max_length=200, null=True)
@@ -37,6 +38,7 @@ class ApiToken(BaseModel):
 class ReadUsage(BaseModel):
     """Restricted reads per account per hour, for the rolling 24-hour quota (anti-scraping)."""
 
+    id = peewee.AutoField()
     account_id = peewee.IntegerField()
     hour = peewee.BigIntegerField()
     count = peewee.IntegerField(default=0)

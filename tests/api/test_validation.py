@@ -1,0 +1,106 @@
+"""Bad input of every kind gets a 4xx in the one error shape and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import auth, row_counts
+from tests.factories import organisation
+
+API = "/api/v1/organisations"
+SHAPE = {"code", "status", "message", "errors"}
+
+BAD_FIELDS = [
+    ({"country": "XX"}, "country"),
+    ({"country": 49}, "country"),
+    ({"switchboard_phone": "030 901820"}, "switchboard_phone"),
+    ({"switchboard_phone": "+49 1"}, "switchboard_phone"),
+    ({"timezone": "Europe/Atlantis"}, "timezone"),
+    ({"languages": ["english"]}, "languages"),
+    ({"ip_prefixes": ["192.0.2.1/24"]}, "ip_prefixes"),
+    ({"ip_prefixes": ["2001:db8::/129"]}, "ip_prefixes"),
+    ({"asns": [0]}, "asns"),
+    ({"asns": ["64500"]}, "asns"),
+    ({"domains": ["-bad-.example"]}, "domains"),
+    ({"official_email_domains": ["not a domain"]}, "official_email_domains"),
+    ({"kind": "vigilante"}, "kind"),
+    ({"name": ""}, "name"),
+    ({"name": "A\x00B"}, "name"),
+    ({"name": "x" * 301}, "name"),
+    ({"website": "javascript:alert(1)"}, "website"),
+    ({"contacts": [{"display_name": "A", "email": "not-an-email"}]}, "contacts"),
+    ({"contacts": [{"display_name": "A", "email": "a@telecom.example",
+                    "authorised_request_types": ["wiretap"]}]}, "contacts"),
+    ({"working_hours": {"weekly": {"mon": [["25:00", "26:00"]]}}}, "working_hours"),
+    ({"unknown_field": 1}, "unknown_field"),
+    ({"not_after": "2020-01-01"}, "not_after"),
+]
+
+
+@pytest.mark.parametrize(("override", "field"), BAD_FIELDS)
+def test_bad_values_are_refused_and_change_nothing(client, token_for, override, field):
+    token = token_for("admin")
+    before = row_counts()
+    response = client.post(API, json=organisation(**override), headers=auth(token))
+    assert response.status_code == 422, response.get_json()
+    body = response.get_json()
+    assert set(body) == SHAPE and body["code"] == 422
+    assert field in str(body["errors"])
+    assert row_counts() == before
+
+
+def test_malformed_json(client, token_for):
+    token = token_for("admin")
+    before = row_counts()
+    response = client.post(API, data=b'{"name": "x",', content_type="application/json",
+                           headers=auth(token))
+    assert response.status_code == 400
+    assert set(response.get_json()) == SHAPE
+    assert row_counts() == before
+
+
+def test_body_that_is_not_an_object(client, token_for):
+    response = client.post(API, json=["a", "list"], headers=auth(token_for("admin")))
+    assert response.status_code == 422 and set(response.get_json()) == SHAPE
+
+
+def test_oversized_body(client, token_for):
+    token = token_for("admin")
+    before = row_counts()
+    big = organisation(programme={"description": "x" * 300_000})
+    response = client.post(API, json=big, headers=auth(token))
+    assert response.status_code == 413
+    assert set(response.get_json()) == SHAPE
+    assert row_counts() == before
+
+
+def test_deeply_nested_body(client, token_for):
+    nested: dict = {}
+    for _ in range(200):
+        nested = {"a": nested}
+    response = client.post(API, json=organisation(programme=nested), headers=auth(token_for("admin")))
+    assert response.status_code == 422 and set(response.get_json()) == SHAPE
+
+
+def test_patch_with_bad_value_leaves_entry_unchanged(client, make_org, token_for):
+    entry_id = make_org()
+    etag = client.get(f"{API}/{entry_id}").headers["ETag"]
+    token = token_for("admin")
+    before = row_counts()
+    response = client.patch(f"{API}/{entry_id}", json={"timezone": "Mars/Olympus"},
+                            headers=auth(token, **{"If-Match": etag}))
+    assert response.status_code == 422
+    assert row_counts() == before
+    assert client.get(f"{API}/{entry_id}").headers["ETag"] == etag
+
+
+@pytest.mark.parametrize(("method", "path", "status"), [
+    ("get", "/api/v1/nowhere", 404),
+    ("get", f"{API}/urn:cpd:node-a.example:missing", 404),
+    ("delete", API, 405),
+    ("get", "/api/v1/accounts", 401),
+])
+def test_every_error_path_has_the_shape(client, method, path, status):
+    response = getattr(client, method)(path)
+    assert response.status_code == status
+    assert set(response.get_json()) == SHAPE and response.get_json()["code"] == status
