@@ -252,6 +252,7 @@ def _parse_source(data: Mapping[str, Any], file: str, index: int) -> SourceConfi
     values["max_deactivation_ratio"] = float(ratio)
     table.reject_unknown()
     _check_transport(table, values)
+    _check_nesting(table, values)
     return SourceConfig(**values)
 
 
@@ -317,6 +318,16 @@ def _check_transport(table: _Table, values: dict[str, Any]) -> None:
     ca_file = values["ca_file"]
     if ca_file and not Path(ca_file).is_file():
         raise table.fail("ca_file", f"{ca_file} does not exist")
+
+
+def _check_nesting(table: _Table, values: dict[str, Any]) -> None:
+    if values["nested_groups"] != "none" and values["membership"] != "member_of":
+        raise table.fail("nested_groups", 'nested groups are resolved through memberOf: set membership = '
+                         '"member_of"')
+    # OpenLDAP does not know the in-chain rule and answers "success, no entries": nested members would
+    # silently be missing. Walking memberOf works there (with the memberof overlay).
+    if values["nested_groups"] == "in_chain" and values["profile"] != "active_directory":
+        raise table.fail("nested_groups", '"in_chain" is an Active Directory rule; use "walk" on OpenLDAP')
 
 
 def _common_suffix(dns: list[str]) -> str:
