@@ -31,6 +31,7 @@ SQLITE_PRAGMAS = {
 
 def open_database(url: str) -> peewee.Database:
     """Build (not connect) the database named by `url` and bind the proxy to it."""
+    close_database()
     parsed = urlparse(url)
     db: peewee.Database
     if parsed.scheme == "sqlite":
@@ -45,6 +46,17 @@ def open_database(url: str) -> peewee.Database:
         raise ValueError(f"unsupported database URL scheme: {parsed.scheme!r}")
     database.initialize(db)
     return db
+
+
+def close_database() -> None:
+    """Close this thread's connection and, for a pool, every idle pooled connection."""
+    current: Any = database.obj
+    if current is None:
+        return
+    if not current.is_closed():
+        current.close()
+    if hasattr(current, "close_all"):
+        current.close_all()
 
 
 def is_sqlite() -> bool:

@@ -48,7 +48,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         conn.execute(f'CREATE DATABASE "{name}"')
     base, _, _ = server.rpartition("/")
     yield f"{base}/{name}"
-    db.database.close_all() if hasattr(db.database.obj, "close_all") else None
+    db.close_database()
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -104,7 +104,7 @@ def app(settings: dict[str, Any]) -> Iterator[Flask]:
             runtime.set_clock(None)
             db.connect()
             _empty_tables()
-            db.database.close()
+            db.close_database()
 
 
 @pytest.fixture
