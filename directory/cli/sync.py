@@ -81,8 +81,9 @@ def _open_database() -> None:
 
 def _report(result: SyncResult) -> None:
     ok = result.exit_code == 0
-    label = {"config_error": "configuration error", "guard_tripped": "guard tripped",
-             "ldap_error": "LDAP error", "incomplete": "incomplete result"}.get(result.outcome, result.outcome)
+    labels = {"config_error": "configuration error", "guard_tripped": "guard tripped",
+              "ldap_error": "LDAP error", "incomplete": "incomplete result"}
+    label = labels.get(result.outcome, result.outcome)
     suffix = "" if ok or result.outcome == "config_error" else " Nothing was changed."
     click.echo(f"{label}: {result.message}{suffix}", err=not ok)
 

@@ -30,7 +30,7 @@ from ldap3 import (
     Server,
     Tls,
 )
-from ldap3.core.exceptions import LDAPDefinitionError, LDAPException
+from ldap3.core.exceptions import LDAPAttributeError, LDAPDefinitionError, LDAPException
 
 from directory.errors import DirectoryError
 from directory.sync import profiles
@@ -259,8 +259,10 @@ class LdapSource:
         search_filter = profiles.both(self.profile.group_filter, profiles.in_chain_clause(group_dn))
         try:
             found = self._search(conn, self.config.group_base_dn, search_filter, ["1.1"], count=False)
-        except LDAPDefinitionError:
-            return None  # ldap3's mock strategy refuses extensible matches outright
+        except (LDAPDefinitionError, LDAPAttributeError):
+            # ldap3 itself refuses the extensible match: its mock strategy cannot evaluate it, and a
+            # schema without the rule rejects it before sending.
+            return None
         except IncompleteResult as exc:
             if exc.result_code in _UNSUPPORTED_MATCHING:
                 return None
