@@ -13,7 +13,7 @@ from typing import Any
 
 import peewee
 
-from directory import audit, documents, quota
+from directory import audit, documents, quota, signatures
 from directory.actors import Actor
 from directory.entries import VersionInfo
 from directory.errors import Gone, NotFound
@@ -51,12 +51,13 @@ def read(entry_id: str, actor: Actor) -> tuple[dict[str, Any], VersionInfo]:
 
 
 def _view(row: Organisation, seen: str) -> dict[str, Any]:
+    """The stored view of the current version plus what depends on time: signature statuses."""
+    version = version_row(row.entry_id, row.version)
     if seen == "full":
-        version = EntryVersion.get((EntryVersion.entry_id == row.entry_id) &
-                                   (EntryVersion.version == row.version))
-        return documents.view(parse_canonical(bytes(version.payload)), "full")
-    text = row.reader_view if seen == "reader" else row.public_view
-    result: dict[str, Any] = json.loads(text)
+        result = documents.view(parse_canonical(bytes(version.payload)), "full")
+    else:
+        result = json.loads(row.reader_view if seen == "reader" else row.public_view)
+    result["signatures"] = signatures.statuses(version)
     return result
 
 
@@ -117,4 +118,4 @@ def read_version(entry_id: str, version: int, actor: Actor) -> dict[str, Any]:
     if seen != "public":
         quota.spend(actor)
         audit.record(actor, "read.version", entry_id, "ok", {"version": version, "level": seen})
-    return documents.view(doc, seen)
+    return {**documents.view(doc, seen), "signatures": signatures.statuses(row)}

@@ -120,3 +120,26 @@ class OrganisationChanges(documents.OrganisationIn):
 
 class ContactChanges(documents.ContactIn):
     """PATCH body of a contact: any subset of its fields."""
+
+
+class SignatureStatus(Schema):
+    signer = fields.String()
+    key_fpr = fields.String()
+    role = fields.String(metadata={"description": "registrar (the node) or organisation"})
+    status = fields.String(
+        metadata={"description": "valid | invalid | key_expired | key_revoked | unknown_key"})
+    reason = fields.String()
+
+
+class SignatureIn(Schema):
+    class Meta:
+        unknown = RAISE
+
+    signature = fields.String(
+        required=True, validate=validate.Length(min=1, max=20_000),
+        metadata={"description": "armored detached signature (gpg --detach-sign --armor)"})
+
+
+class EnvelopeOut(Schema):
+    payload = fields.String(metadata={"description": "base64url of the exact canonical bytes"})
+    signatures = fields.List(fields.Dict())

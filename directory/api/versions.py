@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from directory import organisations
-from directory.api.auth import current_actor
+from directory import audit, organisations, quota, signatures
+from directory.api.auth import current_actor, require_account
 from directory.api.common import json_response
-from directory.api.schemas import OrganisationOut, VersionMeta
+from directory.api.schemas import EnvelopeOut, OrganisationOut, SignatureIn, SignatureStatus, VersionMeta
+from directory.errors import Forbidden
+from directory.keys import SignatureRecord, envelope_bytes, make_envelope
+from directory.models.entries import EntryVersion
 
 blp = Blueprint("versions", __name__, url_prefix="/api/v1/organisations/<entry_id>/versions",
                 description="Version history of an entry")
@@ -29,3 +34,50 @@ class VersionItem(MethodView):
     def get(self, entry_id: str, version: int) -> Response:
         """One version at the level the caller may see"""
         return json_response(organisations.read_version(entry_id, version, current_actor()))
+
+
+def _restricted_row(entry_id: str, version: int) -> EntryVersion:
+    """Signed bytes hold every contact, so they are served to readers and above only (and audited)."""
+    actor = require_account()
+    if not actor.can_read_restricted:
+        raise Forbidden("the signed bytes contain restricted fields; readers only")
+    row = organisations.version_row(entry_id, version)
+    quota.spend(actor)
+    audit.record(actor, "read.signed_bytes", entry_id, "ok", {"version": version})
+    return row
+
+
+@blp.route("/<int:version>/canonical")
+class VersionBytes(MethodView):
+    @blp.response(200, description="The exact canonical bytes that were signed (application/json)")
+    def get(self, entry_id: str, version: int) -> Response:
+        """The exact signed bytes of a version, for `gpg --detach-sign` or offline verification"""
+        row = _restricted_row(entry_id, version)
+        return Response(bytes(row.payload), mimetype="application/json",
+                        headers={"ETag": f'"{row.digest}"'})
+
+
+@blp.route("/<int:version>/envelope")
+class VersionEnvelope(MethodView):
+    @blp.response(200, EnvelopeOut)
+    def get(self, entry_id: str, version: int) -> Response:
+        """The signed envelope {payload, signatures}: verifiable offline with the node key"""
+        row = _restricted_row(entry_id, version)
+        records = [SignatureRecord(**s) for s in json.loads(row.signatures)]
+        body = envelope_bytes(make_envelope(bytes(row.payload), records))
+        return Response(body, mimetype="application/json")
+
+
+@blp.route("/<int:version>/signatures")
+class VersionSignatures(MethodView):
+    @blp.response(200, SignatureStatus(many=True))
+    def get(self, entry_id: str, version: int) -> Response:
+        """Each signature's status (valid, invalid, key_expired, key_revoked, unknown_key) and reason"""
+        return json_response(signatures.statuses(organisations.version_row(entry_id, version)))
+
+    @blp.arguments(SignatureIn)
+    @blp.response(201, SignatureStatus(many=True))
+    def post(self, body: dict[str, str], entry_id: str, version: int) -> Response:
+        """Add the organisation's detached signature over the version's canonical bytes"""
+        result = signatures.attach(entry_id, version, body["signature"], require_account())
+        return json_response(result, 201)

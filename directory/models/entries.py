@@ -13,6 +13,7 @@ from directory.models.base import BaseModel
 
 
 class EntryVersion(BaseModel):
+    id = peewee.AutoField()
     entry_id = peewee.CharField(max_length=200)
     version = peewee.IntegerField()
     payload = peewee.BlobField()  # the exact canonical bytes that were signed
@@ -44,6 +45,11 @@ class Organisation(BaseModel):
     # Precomputed API views: entry versions are immutable, so these are rebuilt only on a new version.
     public_view = peewee.TextField()
     reader_view = peewee.TextField()
+    # Freshness clocks of this version (JSON, policy-free instants: see `directory.freshness`), so a read
+    # computes the status from a few integers without parsing the document.
+    freshness = peewee.TextField(default="{}")
+    # Federated entries: until when the registrar's last checkpoint is valid (None: this node's own).
+    source_valid_until = peewee.BigIntegerField(null=True)
 
     class Meta:
         indexes = ((("deleted", "country", "kind", "name"), False), (("deleted", "name"), False))

@@ -1,0 +1,105 @@
+"""Signatures on entry versions: their status in every answer, and organisations' own signatures.
+
+The registrar node signs every version it accepts; an organisation may add its own detached signature
+(`gpg --detach-sign --armor` over the exact canonical bytes) with one of the keys listed in its entry
+for that use. Statuses are computed under the directory's key policy (`directory.keys`) and cached
+briefly per version, because they change only with time (expiry) or a new key document.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Any
+
+from directory import audit, db, runtime
+from directory.actors import Actor
+from directory.errors import Forbidden, InvalidInput, NotFound
+from directory.keys import SignatureRecord, inspect_key, parse_canonical, verify_detached
+from directory.models.entries import EntryVersion
+
+CACHE_SECONDS = 300
+_cache: OrderedDict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = OrderedDict()
+_CACHE_SIZE = 4096
+
+
+def keys_for(doc: dict[str, Any]) -> dict[str, str]:
+    """Public keys that may sign this entry, by primary fingerprint: its registrar's and its own."""
+    keys = {k["fingerprint"]: k["public_key"]
+            for k in doc.get("keys", []) if k.get("use") == "organisation"}
+    if doc.get("registrar") == runtime.settings()["NODE_ID"]:
+        node = runtime.node_key()
+        keys[node.fingerprint] = node.public_armored
+    # Entries of other registrars are verified with their node's pinned key when federation imports
+    # them; until then their node signature reads as "unknown_key", which is the truth here.
+    return keys
+
+
+def statuses(row: EntryVersion) -> list[dict[str, Any]]:
+    """Each signature of a version: who, which key, status and reason (cached for a few minutes)."""
+    cache_key = (row.digest, row.signatures)
+    hit = _cache.get(cache_key)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    payload = bytes(row.payload)
+    doc = parse_canonical(payload)
+    keys = keys_for(doc)
+    now = datetime.fromtimestamp(runtime.now(), UTC)
+    result = []
+    for record in json.loads(row.signatures):
+        key = keys.get(record["key_fpr"])
+        role = "registrar" if record["signer"] == doc.get("registrar") else "organisation"
+        if key is None:
+            result.append({**_label(record, role), "status": "unknown_key",
+                           "reason": "the signing key is not one this entry may be signed with"})
+            continue
+        verdict = verify_detached(payload, record["sig"], [key], now)
+        result.append({**_label(record, role), "status": verdict.status, "reason": verdict.reason})
+    _cache[cache_key] = (time.monotonic(), result)
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return result
+
+
+def _label(record: dict[str, Any], role: str) -> dict[str, Any]:
+    return {"signer": record["signer"], "key_fpr": record["key_fpr"], "role": role}
+
+
+def attach(entry_id: str, version: int, signature: str, actor: Actor) -> list[dict[str, Any]]:
+    """Add the organisation's own signature to a version; refused unless it is valid under the policy."""
+    if not actor.can_edit(entry_id):
+        raise Forbidden("only the organisation's publishers or an admin may add its signature")
+    with db.write():
+        row = EntryVersion.get_or_none((EntryVersion.entry_id == entry_id) &
+                                       (EntryVersion.version == version))
+        if row is None:
+            raise NotFound(f"organisation {entry_id} has no version {version}")
+        payload = bytes(row.payload)
+        doc = parse_canonical(payload)
+        if row.tombstone:
+            raise InvalidInput("a tombstone cannot be signed by the organisation")
+        own = {k["fingerprint"]: k["public_key"]
+               for k in doc.get("keys", []) if k.get("use") == "organisation"}
+        if not own:
+            raise InvalidInput("the entry lists no organisation key; add one to `keys` first")
+        verdict = verify_detached(payload, signature, list(own.values()),
+                                  datetime.fromtimestamp(runtime.now(), UTC))
+        if not verdict.ok or verdict.key_fpr is None:
+            raise InvalidInput(f"signature refused: {verdict.reason}",
+                               {"signature": [f"{verdict.status}: {verdict.reason}"]})
+        expires = inspect_key(own[verdict.key_fpr]).expires
+        if expires is not None and expires.timestamp() < doc["not_after"]:
+            raise InvalidInput("the signing key expires before the entry does",
+                               {"signature": [f"key {verdict.key_fpr} expires {expires:%Y-%m-%d}, "
+                                              "before the entry's not_after"]})
+        records = json.loads(row.signatures)
+        if any(r["key_fpr"] == verdict.key_fpr for r in records):
+            raise InvalidInput("this version already carries a signature by that key")
+        records.append(SignatureRecord(signer=entry_id, key_fpr=verdict.key_fpr,
+                                       sig=signature.strip() + "\n").__dict__)
+        EntryVersion.update(signatures=json.dumps(records)).where(EntryVersion.id == row.id).execute()
+        audit.record(actor, "entry.sign", entry_id, "ok", {"version": version, "key": verdict.key_fpr})
+        row.signatures = json.dumps(records)
+    return statuses(row)
