@@ -232,7 +232,8 @@ def _parse_source(data: Mapping[str, Any], file: str, index: int) -> SourceConfi
         "user_filter": table.search_filter(
             "user_filter", "(&(objectCategory=person)(objectClass=user))" if ad
             else "(objectClass=inetOrgPerson)"),
-        "disabled_filter": table.search_filter("disabled_filter", None),
+        # ppolicy's lock marker by default; any filter over a site's own "disabled" attribute works too.
+        "disabled_filter": table.search_filter("disabled_filter", None if ad else "(pwdAccountLockedTime=*)"),
         "group_base_dn": (table.dn("group_base_dn", None)
                           or _common_suffix([base_dn, *(g.dn for g in groups)])),
         "membership": table.choice("membership", MEMBERSHIPS, "member_of" if ad else "member"),

@@ -19,8 +19,6 @@ from urllib.parse import urlparse
 
 from ldap3 import (
     ANONYMOUS,
-    AUTO_BIND_NO_TLS,
-    AUTO_BIND_TLS_BEFORE_BIND,
     BASE,
     NONE,
     SAFE_SYNC,
@@ -98,23 +96,61 @@ class DirectorySource(Protocol):
         ...
 
 
+class VerifiedTls(Tls):  # type: ignore[misc]  # ldap3 is untyped
+    """ldap3's Tls, with the standard library verifying the chain *and* the host name in the handshake.
+
+    ldap3 2.9.1 switches the context's host name check off and calls `ssl.match_hostname` itself: that
+    is deprecated on 3.11 and gone on 3.12, where ldap3's fallback cannot match IP SANs (TRAPS.md 14).
+    """
+
+    def wrap_socket(self, connection: Connection, do_handshake: bool = False) -> None:
+        # create_default_context: CERT_REQUIRED, check_hostname=True, TLS 1.2 or later.
+        context = ssl.create_default_context(cafile=self.ca_certs_file)
+        connection.socket = context.wrap_socket(connection.socket, server_side=False,
+                                                do_handshake_on_connect=do_handshake,
+                                                server_hostname=connection.server.host)
+
+
 def connect(config: SourceConfig) -> Connection:
     """A bound, read-only ldap3 connection with verified TLS (TRAPS.md 9)."""
     url = urlparse(config.url)
     ldaps = url.scheme == "ldaps"
-    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.ca_file) if config.uses_tls else None
+    tls = VerifiedTls(validate=ssl.CERT_REQUIRED, ca_certs_file=config.ca_file) if config.uses_tls else None
     server = Server(url.hostname or "", port=url.port or (636 if ldaps else 389), use_ssl=ldaps, tls=tls,
                     get_info=NONE, connect_timeout=config.timeout_seconds)
     password = config.read_password()
-    return Connection(
+    conn = Connection(
         server, user=config.bind_dn, password=password,
         authentication=SIMPLE if config.bind_dn else ANONYMOUS,
         client_strategy=SAFE_SYNC,  # thread-safe: the scheduler and the CLI may both sync (TRAPS.md 13)
-        # StartTLS first, then bind: the default auto_bind would send the password in clear.
-        auto_bind=AUTO_BIND_TLS_BEFORE_BIND if config.start_tls else AUTO_BIND_NO_TLS,
         read_only=True, auto_referrals=False, raise_exceptions=False,
         receive_timeout=config.timeout_seconds, return_empty_attributes=False,
     )
+    # Opened and bound step by step rather than with auto_bind: StartTLS strictly before the bind (the
+    # default auto_bind would send the password in clear), and a failure closes the socket instead of
+    # leaving it to the garbage collector.
+    try:
+        conn.open()
+        if config.start_tls:
+            done, result, _, _ = conn.start_tls()
+            if not done:
+                raise DirectoryUnavailable(f"StartTLS with {config.url} failed: {_describe(result)}")
+        done, result, _, _ = conn.bind()
+        if not done:
+            raise DirectoryUnavailable(f"bind to {config.url} as {config.bind_dn or 'anonymous'} failed: "
+                                       f"{_describe(result)}")
+    except BaseException:
+        with contextlib.suppress(Exception):
+            conn.unbind()
+        raise
+    return conn
+
+
+def _describe(result: Mapping[str, Any] | None) -> str:
+    if not result:
+        return "no answer"
+    message = f" ({result['message']})" if result.get("message") else ""
+    return f"{result.get('description')}{message}"
 
 
 class LdapSource:

@@ -36,7 +36,7 @@ LIMITED_PW = "limited-secret"
 
 
 @dataclass(frozen=True)
-class TestCA:
+class LocalCA:
     """A CA and a server certificate for `localhost` (a DNS SAN: TRAPS.md 14)."""
 
     ca_file: Path
@@ -44,7 +44,12 @@ class TestCA:
     key_file: Path
 
 
-def make_ca(folder: Path, name: str = "Test CA") -> TestCA:
+_CA_USAGE = x509.KeyUsage(
+    digital_signature=False, content_commitment=False, key_encipherment=False, data_encipherment=False,
+    key_agreement=False, key_cert_sign=True, crl_sign=True, encipher_only=False, decipher_only=False)
+
+
+def make_ca(folder: Path, name: str = "Test CA") -> LocalCA:
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -53,7 +58,7 @@ def make_ca(folder: Path, name: str = "Test CA") -> TestCA:
           .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
           .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+          .add_extension(_CA_USAGE, critical=True)
           .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
           .sign(ca_key, hashes.SHA256()))
     key = ec.generate_private_key(ec.SECP256R1())
@@ -67,11 +72,11 @@ def make_ca(folder: Path, name: str = "Test CA") -> TestCA:
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
                            critical=False)
             .sign(ca_key, hashes.SHA256()))
-    result = TestCA(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    result = LocalCA(folder / "ca.pem", folder / "server.pem", folder / "server.key")
     result.ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     result.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    result.key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                  serialization.NoEncryption()))
+    result.key_file.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return result
 
 
@@ -105,7 +110,7 @@ def _line(name: str, value: str) -> str:
 class Slapd:
     """One slapd child process listening on ldap:// and ldaps:// loopback ports."""
 
-    def __init__(self, folder: Path, ca: TestCA, *, size_limit: int = 500) -> None:
+    def __init__(self, folder: Path, ca: LocalCA, *, size_limit: int = 500) -> None:
         self.folder = folder
         self.ca = ca
         self.size_limit = size_limit
