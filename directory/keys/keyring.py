@@ -40,6 +40,15 @@ _CERTIFICATIONS = frozenset({
 })
 
 
+_REVOCATION_REASONS = {
+    "NotSpecified": "no reason given",
+    "Superseded": "key superseded",
+    "Compromised": "key compromised",
+    "Retired": "key no longer used",
+    "UserID": "user ID no longer valid",
+}
+
+
 class UnreadableKey(InvalidInput):
     """Not one OpenPGP public key we can read (garbage, a private key, several keys)."""
 
@@ -375,4 +384,5 @@ def _reason(subpackets: list[Any]) -> str | None:
         return None
     packet = subpackets[-1]
     code = getattr(packet.code, "name", str(packet.code))
-    return f"{code}: {packet.string}" if packet.string else str(code)
+    text = _REVOCATION_REASONS.get(code, f"reason code {code}")
+    return f"{text}: {packet.string}" if packet.string else text

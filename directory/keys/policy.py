@@ -233,23 +233,24 @@ def _check(
         return result("invalid", f"the signature itself expired on {_fmt(created + sig_expires[-1].expires)}")
     if created > now + CLOCK_SKEW:
         return result("invalid", f"the signature is dated {_fmt(created)}, in the future")
+    if parsed.weakness:
+        return result("invalid", f"key {parsed.fingerprint}: {parsed.weakness}")
+    # Whether the subkey belongs to this key at all comes before any question of time.
+    problem = _subkey_binding_problem(sub, now) if sub is not None else None
+    if sub is not None and problem:
+        return result("invalid", f"subkey {sub.fingerprint} {problem}")
     if created < parsed.created:
         return result("invalid", f"the signature is dated {_fmt(created)}, before the key was created "
                                  f"({_fmt(parsed.created)})")
+    if sub is not None and created < sub.created:
+        return result("invalid", f"the signature is dated {_fmt(created)}, before the signing subkey "
+                                 f"{sub.fingerprint} was created ({_fmt(sub.created)})")
     state = _primary_state(parsed, now)
-    if parsed.weakness:
-        return result("invalid", f"key {parsed.fingerprint}: {parsed.weakness}")
     if state.revocation is not None:
         return result("key_revoked", _revoked_reason(f"key {parsed.fingerprint}", state.revocation))
     if state.problem:
         return result("invalid", f"key {parsed.fingerprint}: {state.problem}")
     if sub is not None:
-        if created < sub.created:
-            return result("invalid", f"the signature is dated {_fmt(created)}, before the signing subkey "
-                                     f"{sub.fingerprint} was created ({_fmt(sub.created)})")
-        problem = _subkey_binding_problem(sub, now)
-        if problem:
-            return result("invalid", f"subkey {sub.fingerprint} {problem}")
         revocation = _newest(sub.revocations)
         if revocation is not None:
             return result("key_revoked", _revoked_reason(f"signing subkey {sub.fingerprint}", revocation))
