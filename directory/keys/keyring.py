@@ -25,7 +25,10 @@ from directory.errors import InvalidInput
 from directory.keys.armor import PRIVATE_KEY, PUBLIC_KEY, ArmorError, dearmor
 
 MAX_KEY_BYTES = 512 * 1024
-CACHE_SIZE = 512
+# Clocks of signer and verifier differ, and gpg dates a signature one second after the one it follows
+# when both fall in the same second: a few minutes "from the future" is not an attack.
+CLOCK_SKEW = timedelta(minutes=5)
+CACHE_SIZE = 256
 
 # SHA-1 and MD5 are collision-prone; RIPEMD-160 and SHA-224 are below our 256-bit floor.
 STRONG_HASHES = frozenset({HashAlgorithm.SHA256, HashAlgorithm.SHA384, HashAlgorithm.SHA512})
@@ -72,8 +75,8 @@ class SigFacts:
     backsig: bool = False  # subkey bindings: a valid primary-key back-signature is embedded
 
     def live(self, now: datetime) -> bool:
-        """In force at `now`: already made and not past its own expiry."""
-        return self.created <= now and (self.expires is None or now < self.expires)
+        """In force at `now`: already made (give or take clock skew) and not past its own expiry."""
+        return self.created <= now + CLOCK_SKEW and (self.expires is None or now < self.expires)
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,12 @@ def load_key(key: str | bytes) -> ParsedKey:
     digest = hashlib.sha256(raw).digest()
     parsed = _cache.get(digest)
     if parsed is None:
-        parsed = _analyse(_parse(raw))
+        try:
+            parsed = _analyse(_parse(raw))
+        except UnreadableKey:
+            raise
+        except Exception as exc:  # PGPy on malformed packets: whatever it raises, the key is unreadable
+            raise UnreadableKey(f"unreadable key: {type(exc).__name__}: {exc}") from exc
         _cache.put(digest, parsed)
     return parsed
 

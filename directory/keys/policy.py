@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pgpy.constants import SignatureType
 
 from directory.keys.cleartext import parse_clearsigned
 from directory.keys.keyring import (
+    CLOCK_SKEW,
     STRONG_HASHES,
     ParsedKey,
     SigFacts,
@@ -40,8 +41,6 @@ from directory.keys.signature import read_signatures
 
 Status = Literal["valid", "invalid", "key_expired", "key_revoked", "unknown_key"]
 
-# Clocks of signer and verifier differ; a signature a few minutes "from the future" is not an attack.
-CLOCK_SKEW = timedelta(minutes=5)
 _DOCUMENT_TYPES = frozenset({SignatureType.BinaryDocument, SignatureType.CanonicalDocument})
 _TEXT_TYPES = frozenset({SignatureType.CanonicalDocument})
 # When several results compete, the caller sees the most favourable one for *different* signatures
@@ -276,7 +275,8 @@ def _primary_state(parsed: ParsedKey, now: datetime) -> _PrimaryState:
         newest = _newest([c for c in uid.certifications if c.live(now)])
         if newest is None:
             continue
-        revoked = _newest([r for r in uid.revocations if r.created <= now])
+        # Revocations count whatever their date (fail closed; gpg may date one a second ahead).
+        revoked = _newest(list(uid.revocations))
         if revoked is not None and revoked.created >= newest.created:
             continue
         valid.append((uid, newest))

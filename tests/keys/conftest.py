@@ -256,6 +256,13 @@ def _make(gpg: Gpg) -> Material:
     m.keys["mallory_secret"] = gpg.export_secret(mallory)
     m.sigs["mallory_subkey"] = gpg.detach_sign(m.fprs["mallory_sign"], DATA)
 
+    # Certify-only primary that signs through a subkey (gpg's default layout for new keys).
+    certonly = gpg.gen_key("Cert Only <certonly@example.org>", "ed25519", "cert", "2y")
+    m.fprs["certonly"] = certonly
+    m.fprs["certonly_sign"] = gpg.add_key(certonly, "ed25519", "sign", "2y")
+    m.keys["certonly"] = gpg.export(certonly)
+    m.keys["certonly_secret"] = gpg.export_secret(certonly)
+
     # Clearsigned messages, including the whitespace and line-ending cases PGPy gets wrong.
     text = b"Dear colleague,  \n\tplease preserve the data.\t\n- a dashed line\n-----BEGIN tricky\n\nEnd"
     m.sigs["clear_ed"] = gpg.clearsign(ed, text)
@@ -277,11 +284,6 @@ def gpg_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gpg]:
 @pytest.fixture(scope="session")
 def material(gpg_home: Gpg) -> Material:
     return _make(gpg_home)
-
-
-@pytest.fixture
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 __all__ = ["DATA", "DAY", "T2020", "Gpg", "Material", "split_packets"]

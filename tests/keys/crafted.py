@@ -62,6 +62,20 @@ def encryption_subkey_signature(m: Material) -> bytes:
     return bytes(subkey._sign(DATA, sig))
 
 
+def certify_only_primary_signature(m: Material) -> bytes:
+    """A signature by a primary key whose self-signature allows certification only."""
+    key, _ = PGPKey.from_blob(m.keys["certonly_secret"])
+    sig = PGPSignature.new(SignatureType.BinaryDocument, key.key_algorithm, HashAlgorithm.SHA512,
+                           key.fingerprint.keyid)
+    return bytes(key._sign(DATA, sig))
+
+
+def key_id_only_signature(m: Material) -> bytes:
+    """A good signature by Mallory's primary naming its issuer by 64-bit key ID only (older signers)."""
+    key, _ = PGPKey.from_blob(m.keys["mallory_secret"])
+    return bytes(key.sign(DATA, hash=HashAlgorithm.SHA512, include_issuer_fingerprint=False))
+
+
 def foreign_revocation(m: Material) -> bytes:
     """Alice's key carrying a key revocation signature made by Mallory."""
     mallory, _ = PGPKey.from_blob(m.keys["mallory_secret"])

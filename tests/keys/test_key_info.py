@@ -57,6 +57,12 @@ def test_rsa_key(material: Material) -> None:
     assert info.usable_for_signing
 
 
+def test_certify_only_primary_signs_through_subkey(material: Material) -> None:
+    info = inspect_key(material.keys["certonly"])
+    assert info.usable_for_signing
+    assert info.signing_subkeys == [material.fprs["certonly_sign"]]
+
+
 def test_revoked_key(material: Material) -> None:
     info = inspect_key(material.keys["revoked"])
     assert info.revoked and not info.usable_for_signing

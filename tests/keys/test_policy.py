@@ -133,6 +133,19 @@ def test_pgpy_alone_would_accept_what_we_reject(material: Material) -> None:
         assert not verify_detached(DATA, sig_blob, [key_blob]).ok
 
 
+def test_certify_only_primary_may_not_sign(material: Material) -> None:
+    result = verify(material, crafted.certify_only_primary_signature(material), "certonly")
+    assert result.status == "invalid"
+    assert "is not marked for signing" in result.reason
+
+
+def test_key_id_only_signature_is_matched_and_checked_against_the_full_key(material: Material) -> None:
+    sig = crafted.key_id_only_signature(material)
+    result = verify(material, sig, "mallory")
+    assert result.ok and result.key_fpr == material.fprs["mallory"]
+    assert verify(material, sig, "ed").status == "unknown_key"
+
+
 def test_several_signatures_in_one_file(material: Material) -> None:
     both = material.gpg.run("--local-user", f"{material.fprs['ed']}!", "--local-user",
                             f"{material.fprs['rsa']}!", "--armor", "--detach-sign", stdin=DATA)
