@@ -278,17 +278,20 @@ class LdapSource:
         """Normalised DN -> DN of the group and every group nested in it (as deep as configured)."""
         self._read_group(conn, group_dn, ["objectClass"])
         closure = {normalise_dn(group_dn): group_dn}
-        mode = self.config.nested_groups
-        if mode == "in_chain":
+        if self.config.nested_groups == "none":
+            return closure
+        if self.config.nested_groups == "in_chain":
             nested = self._in_chain(conn, group_dn)
-            if nested is None:
-                self.notes.append("the server cannot evaluate the in-chain rule; groups nested in "
-                                  f"{group_dn} were resolved level by level")
-                mode = "walk"
-            else:
+            # A server that does not know the rule answers "success, no entries" (OpenLDAP, ldap3's
+            # mock), which would silently drop nested members. Any server that evaluates it returns at
+            # least the direct children, so those are checked with a plain equality search.
+            direct = self._children(conn, [group_dn])
+            if nested is not None and direct.keys() <= nested.keys():
                 closure.update(nested)
-        if mode == "walk":
-            closure.update(self._walk(conn, group_dn))
+                return closure
+            self.notes.append("the server did not evaluate the in-chain rule; groups nested in "
+                              f"{group_dn} were resolved level by level")
+        closure.update(self._walk(conn, group_dn))
         return closure
 
     def _in_chain(self, conn: Connection, group_dn: str) -> dict[str, str] | None:
@@ -296,13 +299,20 @@ class LdapSource:
         try:
             found = self._search(conn, self.config.group_base_dn, search_filter, ["1.1"], count=False)
         except (LDAPDefinitionError, LDAPAttributeError):
-            # ldap3 itself refuses the extensible match: its mock strategy cannot evaluate it, and a
-            # schema without the rule rejects it before sending.
+            # ldap3 itself refuses the extensible match (a schema without the rule rejects it before
+            # sending).
             return None
         except IncompleteResult as exc:
             if exc.result_code in _UNSUPPORTED_MATCHING:
                 return None
             raise
+        return {normalise_dn(dn): dn for dn, _ in found}
+
+    def _children(self, conn: Connection, parents: list[str]) -> dict[str, str]:
+        """Groups that are direct members of any of `parents` (their memberOf names a parent)."""
+        search_filter = profiles.both(self.profile.group_filter, profiles.any_of(
+            [profiles.member_of_clause(dn) for dn in parents]))
+        found = self._search(conn, self.config.group_base_dn, search_filter, ["1.1"], count=False)
         return {normalise_dn(dn): dn for dn, _ in found}
 
     def _walk(self, conn: Connection, group_dn: str) -> dict[str, str]:
@@ -312,15 +322,9 @@ class LdapSource:
         for _ in range(_MAX_NESTING):
             if not frontier:
                 return found
-            search_filter = profiles.both(self.profile.group_filter, profiles.any_of(
-                [profiles.member_of_clause(dn) for dn in frontier]))
-            children = self._search(conn, self.config.group_base_dn, search_filter, ["1.1"], count=False)
-            frontier = []
-            for dn, _ in children:
-                key = normalise_dn(dn)
-                if key not in found:
-                    found[key] = dn
-                    frontier.append(dn)
+            children = self._children(conn, frontier)
+            frontier = [dn for key, dn in children.items() if key not in found]
+            found.update(children)
         raise DirectoryUnavailable(f"groups nested in {group_dn} go deeper than {_MAX_NESTING} levels")
 
     def _search(self, conn: Connection, base: str, search_filter: str, attributes: list[str], *,
@@ -330,9 +334,13 @@ class LdapSource:
         entries: list[tuple[str, Mapping[str, Sequence[bytes]]]] = []
         cookie: bytes | None = None
         while True:
-            _, result, response, _ = conn.search(
-                base, search_filter, scope, attributes=attributes, paged_size=self.config.page_size,
-                paged_cookie=cookie, time_limit=self.config.time_limit_seconds)
+            answer = conn.search(base, search_filter, scope, attributes=attributes,
+                                 paged_size=self.config.page_size, paged_cookie=cookie,
+                                 time_limit=self.config.time_limit_seconds)
+            if isinstance(answer, tuple):  # SAFE_SYNC returns (status, result, response, request)
+                _, result, response, _ = answer
+            else:  # strategies that keep the last answer on the connection (ldap3's mock)
+                result, response = conn.result, conn.response
             _check_result(result, base)
             for item in response or ():
                 if item.get("type") != "searchResEntry":
