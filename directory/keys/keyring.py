@@ -37,6 +37,9 @@ SIGNING_ALGORITHMS = frozenset({
     PubKeyAlgorithm.ECDSA, PubKeyAlgorithm.EdDSA,
 })
 MIN_RSA_DSA_BITS = 2048
+_REVOCATIONS = frozenset({
+    SignatureType.KeyRevocation, SignatureType.SubkeyRevocation, SignatureType.CertRevocation,
+})
 _CERTIFICATIONS = frozenset({
     SignatureType.Generic_Cert, SignatureType.Persona_Cert, SignatureType.Casual_Cert,
     SignatureType.Positive_Cert,
@@ -313,11 +316,11 @@ def _self_signature(
 ) -> SigFacts | None:
     """Facts of `sig` if the primary key made it over `subject` and it meets the policy, else None."""
     issuer = issuer_ids(sig)
-    if issuer and not any(i == keyid or i == str(pgp.fingerprint) for i in issuer):
-        # Third-party certifications are normal on user IDs and irrelevant to us; on a subkey a
-        # foreign binding is what a spliced subkey looks like.
-        if sig.type in {SignatureType.Subkey_Binding, SignatureType.KeyRevocation,
-                        SignatureType.SubkeyRevocation}:
+    foreign = bool(issuer) and not any(i == keyid or i == str(pgp.fingerprint) for i in issuer)
+    # Third-party certifications are normal on user IDs and irrelevant to us. Revocations are always
+    # checked: the issuer key ID is unhashed, and changing it must not hide a genuine revocation.
+    if foreign and sig.type not in _REVOCATIONS:
+        if sig.type == SignatureType.Subkey_Binding:  # what a spliced subkey looks like
             problems.append(f"its {what} was made by another key ({issuer[-1]}) and is ignored")
         return None
     try:
@@ -328,7 +331,8 @@ def _self_signature(
             problems.append(f"its {what} is malformed")
             return None
         if not verify_packet(pgp._key, sig, sig.hashdata(subject)):
-            problems.append(f"its {what} does not verify with this primary key")
+            problems.append(f"its {what} was made by another key ({issuer[-1]}) and is ignored" if foreign
+                            else f"its {what} does not verify with this primary key")
             return None
         created = sig.created
     except Exception as exc:  # fail closed: a signature we cannot check is not a signature

@@ -335,7 +335,7 @@ def _subkey_binding_problem(sub: SubkeyFacts, now: datetime) -> str | None:
         usage = ", ".join(sorted(binding.flags or ())) or "none"
         return f"is not marked for signing (its usage: {usage}); an encryption-only key cannot sign"
     if not sub.can_sign:
-        return f"is a {sub.algorithm} key, which cannot sign"
+        return f"is a {sub.algorithm} key, which may not sign (an encryption algorithm, or too small)"
     if not binding.backsig:
         return ("has no valid back-signature (primary key binding signature by the subkey); "
                 "it may have been taken from another key")

@@ -93,6 +93,17 @@ def forged_revocation(m: Material) -> bytes:
     return _insert_after_primary(_dearmored(m, "revoked_before"), forged)
 
 
+def revocation_with_other_issuer_id(m: Material) -> bytes:
+    """Mallory's genuine self-revocation naming its issuer only by the *unhashed* key ID, which is then
+    changed (anyone can do that without breaking the signature): it must still revoke."""
+    mallory, _ = PGPKey.from_blob(m.keys["mallory_secret"])
+    revocation = bytes(mallory.revoke(mallory.pubkey, include_issuer_fingerprint=False))
+    keyid = bytes.fromhex(m.fprs["mallory"][-16:])
+    assert revocation.count(keyid) == 1  # only in the unhashed Issuer subpacket
+    changed = revocation.replace(keyid, bytes.fromhex("0123456789ABCDEF"))
+    return _insert_after_primary(m.keys["mallory_bin"], changed)
+
+
 def uncertified_user_ids(m: Material) -> bytes:
     """Alice's key with two extra user IDs: one bare, one carrying a copy of Alice's real
     self-signature (which certifies a different user ID and so must not verify)."""

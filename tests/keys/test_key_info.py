@@ -109,6 +109,11 @@ def test_unverified_revocation_does_not_revoke(
     assert not info.revoked and info.usable_for_signing
 
 
+def test_revocation_with_changed_issuer_id_still_revokes(material: Material) -> None:
+    info = inspect_key(crafted.revocation_with_other_issuer_id(material))
+    assert info.revoked and not info.usable_for_signing
+
+
 def test_private_keys_are_refused(material: Material) -> None:
     armored = material.gpg.run("--armor", "--export-secret-keys", material.fprs["ed"])
     for blob in (material.keys["rsa_secret"], armored):
