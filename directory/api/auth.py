@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from flask import g, request
+import hashlib
+import hmac
 
-from directory import accounts
+from flask import current_app, g, request
+
+from directory import accounts, audit, runtime
 from directory.actors import Actor
 from directory.errors import Forbidden, Unauthenticated
+from directory.models.audit import AuditEvent
+
+AUTH_FAILURE = "auth.token_failure"
+FAILURE_INTERVAL = 60  # at most one audit event per client address per minute: a flood cannot fill the log
 
 
 def client_address() -> str | None:
@@ -21,9 +28,31 @@ def load_actor() -> None:
             g.actor = Actor.anonymous(client_address())
         return
     scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("use `Authorization: Bearer <token>`")
-    g.actor = accounts.authenticate(token.strip(), client_address())
+    try:
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("use `Authorization: Bearer <token>`")
+        g.actor = accounts.authenticate(token.strip(), client_address())
+    except Unauthenticated:
+        _record_failure()
+        raise
+
+
+def _client_pseudonym() -> str:
+    """A keyed hash of the client address: groups a flood without storing the address (personal data)."""
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    digest = hmac.new(key, (client_address() or "unknown").encode(), hashlib.sha256).hexdigest()
+    return f"client:{digest[:16]}"
+
+
+def _record_failure() -> None:
+    """Audit a refused token, never its text; once per client and minute (checked in the log itself,
+    so every worker process shares the limit)."""
+    target = _client_pseudonym()
+    recent = (AuditEvent.select(AuditEvent.seq)
+              .where((AuditEvent.action == AUTH_FAILURE) & (AuditEvent.target == target) &
+                     (AuditEvent.at > runtime.now() - FAILURE_INTERVAL)).exists())
+    if not recent:
+        audit.record(Actor.anonymous(), AUTH_FAILURE, target, "refused", {"path": request.path[:200]})
 
 
 def current_actor() -> Actor:

@@ -89,12 +89,20 @@ def _register() -> None:
 
     main.add_command(accounts_group)
     for module, name in (("directory.cli.keys", "keys_group"), ("directory.cli.sync", "sync_group"),
-                         ("directory.cli.entries", "entries_group")):
+                         ("directory.cli.entries", "entries_group"),
+                         ("directory.cli.audit", "audit_group"),
+                         ("directory.cli.federation", "peers_group"),
+                         ("directory.cli.federation", "federation_group")):
         try:
             imported = __import__(module, fromlist=[name])
         except ModuleNotFoundError:
             continue
         main.add_command(getattr(imported, name))
+    from directory.cli.freshness import freshness_group
+    from directory.cli.jobs import jobs_group, scheduler_command
+
+    for command in (freshness_group, jobs_group, scheduler_command):
+        main.add_command(command)
 
 
 _register()
