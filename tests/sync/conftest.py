@@ -125,7 +125,7 @@ def write_config(tmp_path: Path, slapd: Slapd, test_ca: LocalCA, ldap_password: 
 def toml_source(source: Mapping[str, Any]) -> str:
     """One [[source]] in TOML (JSON strings are valid TOML basic strings)."""
     lines = ["[[source]]"]
-    tables = {k: v for k, v in source.items() if isinstance(v, dict | list) and k in {"attributes", "groups"}}
+    tables = {k: v for k, v in source.items() if k in {"attributes", "groups"} and v}
     lines += [f"{k} = {_toml(v)}" for k, v in source.items() if k not in tables]
     if "attributes" in tables:
         lines.append("[source.attributes]")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ldap3 import MOCK_SYNC, NONE, SIMPLE, Connection, Server
+from ldap3.core.exceptions import LDAPBindError
 
 from directory.sync.config import SourceConfig
 from directory.sync.source import Connector, DirectoryUser, Progress, Snapshot
@@ -103,7 +104,8 @@ class AdDirectory:
             for dn, attributes in self.entries.items():
                 conn.strategy.add_entry(dn, {k: v for k, v in attributes.items() if v != []})
             if not conn.bind():
-                raise AssertionError(f"mock bind failed: {conn.result}")
+                conn.unbind()
+                raise LDAPBindError(f"bind failed: {conn.result['description']}")
             return conn
 
         return connect
