@@ -26,8 +26,15 @@ def _initial() -> None:
     db.database.create_tables(ALL_MODELS, safe=True)
 
 
+def _search_index() -> None:
+    from directory import search_sql
+
+    search_sql.create_structures()
+
+
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
+    (3, "search index (FTS5 / tsvector), phones, domain skeletons, rate counters", _search_index),
 ]
 
 

@@ -9,7 +9,7 @@ import ipaddress
 import json
 from typing import Any
 
-from directory import documents
+from directory import documents, search_sql
 from directory.models.entries import Contact, Organisation, OrgAsn, OrgDomain, OrgFacet, OrgPrefix
 from directory.vocabulary import REQUESTING_KINDS
 
@@ -20,6 +20,7 @@ def project(doc: dict[str, Any], digest: str) -> None:
     entry_id = doc["entry_id"]
     for model in CHILDREN:
         model.delete().where(model.organisation == entry_id).execute()
+    search_sql.index(doc)  # the search index follows every version (a tombstone removes it)
     if doc["typ"] == documents.TOMBSTONE_TYP:
         _save_org(entry_id, doc["version"], digest, deleted=True)
         return

@@ -14,6 +14,7 @@ from directory.models.entries import (
     OrgFacet,
     OrgPrefix,
 )
+from directory.models.search import DomainSkeleton, RateCounter, SearchEntry, SearchPhone
 from directory.models.sync import SyncRun
 
 ALL_MODELS: list[type[BaseModel]] = [
@@ -30,4 +31,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     ReadUsage,
     AuditEvent,
     SyncRun,
+    SearchEntry,
+    SearchPhone,
+    DomainSkeleton,
+    RateCounter,
 ]

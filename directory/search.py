@@ -1,0 +1,188 @@
+"""Search: free text and filters over the directory, the same answer on SQLite and PostgreSQL.
+
+Matching uses the engine's full-text index (FTS5 or `tsvector`) over tokens folded in Python
+(`directory.search_sql`); every query token is a prefix term, all must match (AND). Ordering is plain
+SQL both engines evaluate alike, so results are identical:
+1. freshness: fresh and due entries, then stale ones (not re-confirmed within CONFIRM_DAYS), then
+   expired ones (shown only with `include_expired`);
+2. relevance: the query is a whole name or alt name; a name starts with it; every query token starts a
+   word of a name; it matched elsewhere (services, domains, contact names for readers);
+3. the casefolded name, compared byte-wise, then the entry id.
+`open_now` is evaluated in Python (hours, zones and holidays do not fit in SQL) over the best
+OPEN_NOW_SCAN candidates in that order, and then paginated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import peewee
+
+from directory import db, documents, hours, runtime
+from directory.actors import Actor
+from directory.models.entries import Organisation, OrgFacet
+from directory.models.search import SearchEntry
+from directory.search_sql import tokens
+
+DAY = 86400
+MAX_QUERY_TOKENS = 16
+OPEN_NOW_SCAN = 5000
+FACETS = ("language", "service_type", "request_type")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str = ""
+    country: str | None = None
+    kind: str | None = None
+    language: str | None = None
+    service_type: str | None = None
+    request_type: str | None = None
+    emergency: bool = False
+    open_now: bool = False
+    include_expired: bool = False
+    tz: str | None = None  # the caller's zone for reachable-now; default: each organisation's own
+
+
+@dataclass(frozen=True)
+class Results:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+
+def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Results:
+    """One page of results; each item is a public summary with status and reachable-now."""
+    now = runtime.now()
+    base = _filtered(query, actor, now)
+    ordered = base.order_by(*_order(query, now))
+    if query.open_now:
+        ids = _open_ids(ordered, now)
+        total = len(ids)
+        chosen = ids[(page - 1) * per_page:page * per_page]
+        by_id = {row["entry_id"]: row for row in base.where(SearchEntry.entry_id.in_(chosen)).dicts()}
+        rows = [by_id[i] for i in chosen]
+    else:
+        total = base.count()
+        rows = list(ordered.limit(per_page).offset((page - 1) * per_page).dicts())
+    return Results([_item(row, now, query.tz) for row in rows], total, page, per_page)
+
+
+def matching_ids(query: Query, actor: Actor, limit: int) -> list[str]:
+    """Entry ids in result order (exports); `open_now` applies."""
+    now = runtime.now()
+    ordered = _filtered(query, actor, now).order_by(*_order(query, now))
+    if query.open_now:
+        return _open_ids(ordered, now)[:limit]
+    return [row["entry_id"] for row in ordered.limit(limit).dicts()]
+
+
+def status(not_after: int, confirmed_at: int, now: int) -> str:
+    """fresh | due | stale | expired, from the entry's own clocks and the configured policy."""
+    settings = runtime.settings()
+    confirm_by = confirmed_at + int(settings["CONFIRM_DAYS"]) * DAY
+    if not_after <= now:
+        return "expired"
+    if confirm_by <= now:
+        return "stale"
+    if min(confirm_by, not_after) - now <= int(settings["WARN_DAYS"]) * DAY:
+        return "due"
+    return "fresh"
+
+
+def reachable(hours_json: str, at: int, tz: str | None) -> dict[str, Any]:
+    """Reachable-now of one stored `{"timezone", "working_hours"}`, in the caller's zone when given."""
+    stored = json.loads(hours_json)
+    answer = hours.reachability(stored["working_hours"], stored["timezone"], datetime.fromtimestamp(at, UTC))
+    return answer.in_zone(tz or stored["timezone"])
+
+
+def _filtered(query: Query, actor: Actor, now: int) -> peewee.ModelSelect:
+    selected = (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours,
+                                   Organisation.not_after, Organisation.confirmed_at)
+                .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
+                .where(~Organisation.deleted))
+    if not query.include_expired:
+        selected = selected.where(Organisation.not_after > now)
+    if query.country:
+        selected = selected.where(Organisation.country == query.country.upper())
+    if query.kind:
+        selected = selected.where(Organisation.kind == query.kind)
+    wanted = [(f, getattr(query, f)) for f in FACETS if getattr(query, f)]
+    if query.emergency:
+        wanted.append(("emergency", "yes"))
+    for facet, value in wanted:
+        selected = selected.where(Organisation.entry_id.in_(
+            OrgFacet.select(OrgFacet.organisation).where((OrgFacet.facet == facet) & (OrgFacet.value == value))))
+    terms = query_tokens(query.text)
+    if terms:
+        selected = selected.where(SearchEntry.id.in_(_text_match(terms, actor.can_read_restricted)))
+    return selected
+
+
+def query_tokens(text: str) -> list[str]:
+    return list(dict.fromkeys(tokens(text or "")))[:MAX_QUERY_TOKENS]
+
+
+def _text_match(terms: list[str], restricted: bool) -> peewee.SQL:
+    """A subquery of matching search_entry ids; every term is quoted, so no user text is syntax."""
+    if db.is_sqlite():
+        column = "" if restricted else "public_text : "
+        expression = " AND ".join(f'{column}"{t}"*' for t in terms)
+        return peewee.SQL("(SELECT rowid FROM search_fts WHERE search_fts MATCH ?)", [expression])
+    vector = "all_tsv" if restricted else "public_tsv"
+    expression = " & ".join(f"'{t}':*" for t in terms)
+    return peewee.SQL(f"(SELECT id FROM search_entry WHERE {vector} @@ CAST(%s AS tsquery))",
+                      [expression])
+
+
+def _order(query: Query, now: int) -> list[Any]:
+    confirm = int(runtime.settings()["CONFIRM_DAYS"]) * DAY
+    freshness = peewee.Case(None, [(Organisation.not_after <= now, 2),
+                                   (Organisation.confirmed_at <= now - confirm, 1)], 0)
+    order: list[Any] = [freshness]
+    terms = query_tokens(query.text)
+    if terms:
+        phrase = " ".join(terms)
+        every_word = _all(SearchEntry.name_key ** f"% {t}%" for t in terms)
+        order.append(peewee.Case(None, [(SearchEntry.name_key ** f"%| {phrase} |%", 0),
+                                        (SearchEntry.name_key ** f"%| {phrase}%", 1),
+                                        (every_word, 2)], 3))
+    return [*order, _bytewise(SearchEntry.sort_name), _bytewise(SearchEntry.entry_id)]
+
+
+def _all(conditions: Any) -> Any:
+    result = None
+    for condition in conditions:
+        result = condition if result is None else (result & condition)
+    return result
+
+
+def _bytewise(column: Any) -> Any:
+    """SQLite compares text byte-wise already; PostgreSQL needs the C collation to do the same."""
+    if db.is_sqlite():
+        return column
+    return peewee.NodeList((column, peewee.SQL('COLLATE "C"')))
+
+
+def _open_ids(ordered: peewee.ModelSelect, now: int) -> list[str]:
+    at = datetime.fromtimestamp(now, UTC)
+    found = []
+    for row in ordered.limit(OPEN_NOW_SCAN).dicts():
+        stored = json.loads(row["hours"])
+        if hours.reachability(stored["working_hours"], stored["timezone"], at).open_now:
+            found.append(row["entry_id"])
+    return found
+
+
+def _item(row: dict[str, Any], now: int, tz: str | None) -> dict[str, Any]:
+    item: dict[str, Any] = json.loads(row["summary"])
+    item["status"] = status(row["not_after"], row["confirmed_at"], now)
+    item["not_after"] = documents.iso(row["not_after"])
+    item["confirmed_at"] = documents.iso(row["confirmed_at"])
+    item["reachable"] = reachable(row["hours"], now, tz)
+    return item
