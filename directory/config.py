@@ -54,6 +54,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CONFIRM_DAYS", 180, "Freshness: an entry must be re-confirmed this often.", int),
     Setting("EMERGENCY_TEST_DAYS", 90, "Freshness: emergency channels must be tested this often.", int),
     Setting("WARN_DAYS", 30, "Freshness: warn this many days before any expiry.", int),
+    Setting("LDAP_VERIFY_INTERVALS", 2, "Freshness: contacts from an LDAP source are stale when the source "
+            "has not been read completely for this many of its schedule intervals.", int),
+    Setting("ADMIN_EMAIL", "", "Address told about stale/expired entries, failed syncs and federation "
+            "rejections, besides admin accounts that have an email."),
     Setting("SMTP_URL", "", "Outgoing mail, `smtp://user:pass@host:port?starttls=true`; empty disables "
             "delivery (messages stay in the outbox).", str),
     Setting("MAIL_FROM", "directory@localhost", "Sender address of notifications."),

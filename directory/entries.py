@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from directory import audit, db, documents, projection, runtime
+from directory import audit, db, documents, notifications, projection, runtime
 from directory.actors import Actor
 from directory.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, PreconditionFailed
 from directory.keys import SignatureRecord, canonical_bytes, inspect_key, parse_canonical
@@ -89,6 +89,7 @@ def update(entry_id: str, changes: dict[str, Any], actor: Actor, *, if_version: 
         new.update(version=row.version + 1, prev=row.digest, iat=now)
         _check_validity(new)
         info = _write(new, actor)
+        notifications.callback_changed(old, new)  # the previous addresses hear of call-back changes
         audit.record(actor, "entry.confirm" if confirm else "entry.update", entry_id, "ok",
                      {"version": info.version, "fields": sorted(changes)})
     return info

@@ -26,6 +26,30 @@ def _initial() -> None:
     db.database.create_tables(ALL_MODELS, safe=True)
 
 
+def _add_columns(model: type[BaseModel], *names: str) -> None:
+    """Add model fields missing from the table (step 1 already creates them on a new database)."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    table = model._meta.table_name
+    present = {c.name for c in db.database.get_columns(table)}
+    migrator = SchemaMigrator.from_database(db.database.obj)
+    fields = [model._meta.fields[n] for n in names if model._meta.fields[n].column_name not in present]
+    migrate(*(migrator.add_column(table, f.column_name, f) for f in fields))
+
+
+def _freshness_jobs_outbox() -> None:
+    from directory import freshness
+    from directory.models.accounts import Account
+    from directory.models.entries import Organisation
+    from directory.models.jobs import FreshnessFinding, JobLease, JobRun
+    from directory.models.outbox import Outbox
+
+    db.database.create_tables([JobLease, JobRun, FreshnessFinding, Outbox], safe=True)
+    _add_columns(Organisation, "freshness", "source_valid_until")
+    _add_columns(Account, "email")
+    freshness.backfill()
+
+
 def _search_index() -> None:
     from directory import search_sql
 
@@ -34,6 +58,7 @@ def _search_index() -> None:
 
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
+    (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
     (3, "search index (FTS5 / tsvector), phones, domain skeletons, rate counters", _search_index),
 ]
 

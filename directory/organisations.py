@@ -13,7 +13,7 @@ from typing import Any
 
 import peewee
 
-from directory import audit, documents, quota, signatures
+from directory import audit, documents, freshness, quota, signatures
 from directory.actors import Actor
 from directory.entries import VersionInfo
 from directory.errors import Gone, NotFound
@@ -58,6 +58,7 @@ def _view(row: Organisation, seen: str) -> dict[str, Any]:
     else:
         result = json.loads(row.reader_view if seen == "reader" else row.public_view)
     result["signatures"] = signatures.statuses(version)
+    result.update(freshness.row_status(row).as_dict())  # depends on the time of the read: never stored
     return result
 
 

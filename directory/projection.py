@@ -9,7 +9,7 @@ import ipaddress
 import json
 from typing import Any
 
-from directory import documents, search_sql
+from directory import documents, freshness, search_sql
 from directory.models.entries import Contact, Organisation, OrgAsn, OrgDomain, OrgFacet, OrgPrefix
 from directory.vocabulary import REQUESTING_KINDS
 
@@ -73,7 +73,8 @@ def _save_org(entry_id: str, version: int, digest: str, *, deleted: bool,
             timezone=doc["timezone"], iat=doc["iat"], not_after=doc["not_after"],
             confirmed_at=doc["confirmed_at"],
             public_view=json.dumps(documents.view(doc, "public"), ensure_ascii=False),
-            reader_view=json.dumps(documents.view(doc, "reader"), ensure_ascii=False))
+            reader_view=json.dumps(documents.view(doc, "reader"), ensure_ascii=False),
+            freshness=json.dumps(freshness.clocks(doc)))
     updated = Organisation.update(values).where(Organisation.entry_id == entry_id).execute()
     if not updated:
         Organisation.create(entry_id=entry_id, **values)

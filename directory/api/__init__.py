@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from directory.api import accounts, contacts, errors, organisations, versions
+from directory.api import accounts, contacts, errors, freshness, organisations, versions
 from directory.api.auth import load_actor
 
-BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp)
+BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp)
 
 
 def init_app(app: Flask) -> errors.DirectoryApi:

@@ -61,6 +61,8 @@ class OrganisationOut(Schema):
     emergency_channels = fields.List(fields.Dict())
     contacts = fields.List(fields.Dict(), metadata={"description": "readers and above only"})
     keys = fields.List(fields.Dict())
+    status = fields.String(metadata={"description": "fresh, due, stale, source_stale or expired, now"})
+    status_reasons = fields.List(fields.String(), metadata={"description": "why, in plain language"})
 
 
 class OrganisationPage(Schema):

@@ -15,6 +15,8 @@ from directory.models.entries import (
     OrgPrefix,
 )
 from directory.models.search import DomainSkeleton, RateCounter, SearchEntry, SearchPhone
+from directory.models.jobs import FreshnessFinding, JobLease, JobRun
+from directory.models.outbox import Outbox
 from directory.models.sync import SyncRun
 
 ALL_MODELS: list[type[BaseModel]] = [
@@ -31,6 +33,10 @@ ALL_MODELS: list[type[BaseModel]] = [
     ReadUsage,
     AuditEvent,
     SyncRun,
+    JobLease,
+    JobRun,
+    FreshnessFinding,
+    Outbox,
     SearchEntry,
     SearchPhone,
     DomainSkeleton,

@@ -17,6 +17,8 @@ class Account(BaseModel):
     created_at = peewee.BigIntegerField()
     failed_logins = peewee.IntegerField(default=0)
     locked_until = peewee.BigIntegerField(default=0)
+    # Where notifications for this account go (reminders, alerts); optional (migration step 2).
+    email = peewee.CharField(max_length=320, null=True)
 
 
 class AccountOrganisation(BaseModel):
