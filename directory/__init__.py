@@ -34,6 +34,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Strict",
         SESSION_COOKIE_SECURE=settings["ENV"] == "production",
     )
+    from directory.api import health
+
+    health.init_app(app)  # first hooks (request id, metrics, probes): before the database is touched
     app.before_request(db.connect)
     app.teardown_request(lambda _exc: db.release())
 

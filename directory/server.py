@@ -6,7 +6,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from directory import config, create_app
+from directory import config, create_app, logs, metrics
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -20,9 +20,17 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         settings = config.resolve()
+        logs.configure(settings["LOG_LEVEL"])
         return create_app({"SECRET_KEY": config.secret_key(settings)})
 
 
+def options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """The gunicorn configuration (bench/bare_app.py serves its baseline with the same one)."""
+    return {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "worker_class": "gthread",
+            "accesslog": None, "timeout": 60, "graceful_timeout": 20}
+
+
 def run(host: str, port: int, workers: int) -> None:
-    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "threads": 4, "worker_class": "gthread",
-               "accesslog": None, "timeout": 60, "graceful_timeout": 20}).run()
+    # Before the fork: the workers' request metrics go to files a scrape of any worker adds up.
+    metrics.prepare_multiprocess(config.resolve()["INSTANCE_PATH"])
+    _Gunicorn({**options(host, port, workers), "child_exit": metrics.worker_exited}).run()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from directory.api import accounts, contacts, errors, freshness, organisations, versions
+from directory.api import accounts, contacts, errors, freshness, health, organisations, versions
 from directory.api.auth import load_actor
 
-BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp)
+BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp,
+              health.blp)
 
 
 def init_app(app: Flask) -> errors.DirectoryApi:
