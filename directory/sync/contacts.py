@@ -13,6 +13,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 import phonenumbers
@@ -137,6 +138,12 @@ def _choose_email(candidates: list[str], official: Iterable[str], notes: list[st
     return valid[0]
 
 
+# Validation is a pure function of the raw value and dominates the cost of a sync (phonenumbers and
+# email-validator run regexes per value); the scheduler re-reads the same values every run.
+_MEMO = 65_536
+
+
+@lru_cache(maxsize=_MEMO)
 def _valid_email(raw: str) -> str | None:
     value = raw.strip()
     if not value or len(value) > MAX_EMAIL:
@@ -161,6 +168,7 @@ def _phones(raws: list[str], country: Any, notes: list[str]) -> list[str]:
     return phones[:MAX_PHONES]
 
 
+@lru_cache(maxsize=_MEMO)
 def _valid_phone(raw: str, region: str | None) -> str | None:
     if len(raw) > MAX_RAW:
         return None
@@ -168,14 +176,12 @@ def _valid_phone(raw: str, region: str | None) -> str | None:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
-    # Stricter than the API (valid, not merely possible): directory data is typed by hand and national
-    # forms are read with the organisation's country, so a typo should not become a listed number.
+    # Stricter than the API's check (valid, not merely possible), so what is stored always passes it:
+    # directory data is typed by hand, and a typo should not become a listed number.
     if not phonenumbers.is_valid_number(number):
         return None
-    try:
-        return validators.phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-    except ValueError:
-        return None
+    e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164
 
 
 def _languages(raws: list[str], notes: list[str]) -> list[str]:
@@ -197,6 +203,7 @@ def _languages(raws: list[str], notes: list[str]) -> list[str]:
     return tags[:MAX_LANGUAGES]
 
 
+@lru_cache(maxsize=4096)
 def _valid_language(tag: str) -> str | None:
     try:
         return validators.language(tag.replace("_", "-"))

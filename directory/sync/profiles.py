@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ldap3.core.exceptions import LDAPException
 from ldap3.utils.conv import escape_filter_chars
@@ -109,12 +110,20 @@ def decode(value: bytes | str) -> str:
     return value if isinstance(value, str) else value.decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=8192)
 def normalise_dn(dn: str) -> str:
     """A comparable form of a DN: attribute types and values case-folded, spacing removed.
 
     Group member lists, memberOf values and the configuration spell the same DN differently
     (`CN=Liaison, OU=Groups` against `cn=liaison,ou=groups`); comparing raw strings would drop members.
+    Cached, because every user repeats the same few memberOf values.
     """
+    if not any(c in dn for c in '\\"+;<>#'):
+        # No escapes, quotes or multi-valued RDNs: splitting is exact, and much cheaper than parse_dn.
+        parts = (rdn.split("=", 1) for rdn in dn.split(","))
+        pairs = [(p[0].strip().lower(), p[1].strip().lower()) for p in parts if len(p) == 2]
+        if len(pairs) == dn.count(",") + 1 and all(a and v for a, v in pairs):
+            return ",".join(f"{a}={v}" for a, v in pairs)
     try:
         parts = parse_dn(dn, escape=False, strip=True)
     except LDAPException:

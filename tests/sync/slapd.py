@@ -66,7 +66,8 @@ def make_ca(folder: Path, name: str = "Test CA") -> LocalCA:
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in _loopback_names()]),
+                           critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
@@ -78,6 +79,12 @@ def make_ca(folder: Path, name: str = "Test CA") -> LocalCA:
     result.key_file.write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return result
+
+
+def _loopback_names() -> list[str]:
+    """`localhost`, plus this machine's name: libldap (`ldapsearch -ZZ`) checks that one for localhost."""
+    names = ["localhost", socket.gethostname(), socket.getfqdn()]
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def free_port() -> int:
