@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF002  (a table of look-alike letters is made of ambiguous characters)
 """Look-alike domains: names a person reads as an official domain but that are not it.
 
 No maintained PyPI package offers UTS #39 skeletons (confusable-homoglyphs detects mixed scripts but

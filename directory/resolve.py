@@ -66,9 +66,9 @@ def _by_ip(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
     number = int(address)
     starts = sorted({format(number >> (bits - n) << (bits - n), f"0{width}x") for n in range(bits + 1)})
     target = format(number, f"0{width}x")
-    rows = list(OrgPrefix.select(OrgPrefix.organisation, OrgPrefix.prefix, OrgPrefix.length).where(
+    rows = _tuples(OrgPrefix.select(OrgPrefix.organisation, OrgPrefix.prefix, OrgPrefix.length).where(
         (OrgPrefix.family == address.version) & OrgPrefix.first.in_(starts) & (OrgPrefix.last >= target)
-        & OrgPrefix.organisation.in_(visible)).tuples())
+        & OrgPrefix.organisation.in_(visible)))
     if not rows:
         return []
     longest = max(length for _, _, length in rows)
@@ -82,8 +82,9 @@ def _by_asn(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
         number = validators.asn(int(text))
     except ValueError:
         raise InvalidInput("not an AS number", {"asn": [f"not an AS number: {value!r}"]}) from None
-    rows = OrgAsn.select(OrgAsn.organisation).where((OrgAsn.asn == number) & OrgAsn.organisation.in_(visible))
-    return [(org, {"by": "asn", "asn": number}) for org in sorted({r.organisation_id for r in rows})]
+    rows = _tuples(OrgAsn.select(OrgAsn.organisation).where(
+        (OrgAsn.asn == number) & OrgAsn.organisation.in_(visible)))
+    return [(org, {"by": "asn", "asn": number}) for org in sorted({r[0] for r in rows})]
 
 
 def _by_domain(value: str, visible: Any, field: str = "domain") -> list[tuple[str, dict[str, Any]]]:
@@ -93,8 +94,8 @@ def _by_domain(value: str, visible: Any, field: str = "domain") -> list[tuple[st
         raise InvalidInput("not a domain name", {field: [str(exc)]}) from None
     labels = name.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    rows = list(OrgDomain.select(OrgDomain.organisation, OrgDomain.domain, OrgDomain.role).where(
-        OrgDomain.domain.in_(candidates) & OrgDomain.organisation.in_(visible)).tuples())
+    rows = _tuples(OrgDomain.select(OrgDomain.organisation, OrgDomain.domain, OrgDomain.role).where(
+        OrgDomain.domain.in_(candidates) & OrgDomain.organisation.in_(visible)))
     if not rows:
         return []
     longest = max(len(domain) for _, domain, _ in rows)
@@ -115,17 +116,20 @@ def _by_email(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _answer(entry_id: str, matched: dict[str, Any], actor: Actor, now: int, tz: str | None) -> dict[str, Any]:
-    row = (Organisation.select(Organisation, SearchEntry.summary, SearchEntry.hours, SearchEntry.sort_name)
-           .join(SearchEntry, on=(SearchEntry.entry_id == Organisation.entry_id))
-           .where(Organisation.entry_id == entry_id).objects().get())
+    row: dict[str, Any] = _first(
+        Organisation.select(Organisation.public_view, Organisation.reader_view, Organisation.not_after,
+                            Organisation.confirmed_at, SearchEntry.summary, SearchEntry.hours,
+                            SearchEntry.sort_name)
+        .join(SearchEntry, on=(SearchEntry.entry_id == Organisation.entry_id))
+        .where(Organisation.entry_id == entry_id))
     restricted = actor.can_read_restricted
-    view = json.loads(row.reader_view if restricted else row.public_view)
-    organisation = json.loads(row.summary)
-    organisation.update(status=status(row.not_after, row.confirmed_at, now), sort_name=row.sort_name)
+    view = json.loads(row["reader_view"] if restricted else row["public_view"])
+    organisation = json.loads(row["summary"])
+    organisation.update(status=status(row["not_after"], row["confirmed_at"], now), sort_name=row["sort_name"])
     answer: dict[str, Any] = {
         "organisation": organisation,
         "matched": matched,
-        "reachable": reachable(row.hours, now, tz),
+        "reachable": reachable(row["hours"], now, tz),
         "emergency_channels": view.get("emergency_channels", []),
         "requirements": _requirements(view),
         "keys": [{"fingerprint": k["fingerprint"], "use": k["use"]} for k in view.get("keys", [])],
@@ -133,6 +137,15 @@ def _answer(entry_id: str, matched: dict[str, Any], actor: Actor, now: int, tz: 
     if restricted:
         answer["contacts"] = [_contact(c, view, now, tz) for c in view.get("contacts", [])]
     return answer
+
+
+def _tuples(query: Any) -> list[tuple[Any, ...]]:
+    return list(query.tuples())
+
+
+def _first(query: Any) -> dict[str, Any]:
+    row: dict[str, Any] = query.dicts().get()
+    return row
 
 
 def _requirements(view: dict[str, Any]) -> dict[str, Any]:

@@ -64,11 +64,11 @@ def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Res
         ids = _open_ids(ordered, now)
         total = len(ids)
         chosen = ids[(page - 1) * per_page:page * per_page]
-        by_id = {row["entry_id"]: row for row in base.where(SearchEntry.entry_id.in_(chosen)).dicts()}
+        by_id = {row["entry_id"]: row for row in _dicts(base.where(SearchEntry.entry_id.in_(chosen)))}
         rows = [by_id[i] for i in chosen]
     else:
         total = base.count()
-        rows = list(ordered.limit(per_page).offset((page - 1) * per_page).dicts())
+        rows = _dicts(ordered.limit(per_page).offset((page - 1) * per_page))
     return Results([_item(row, now, query.tz) for row in rows], total, page, per_page)
 
 
@@ -78,7 +78,7 @@ def matching_ids(query: Query, actor: Actor, limit: int) -> list[str]:
     ordered = _filtered(query, actor, now).order_by(*_order(query, now))
     if query.open_now:
         return _open_ids(ordered, now)[:limit]
-    return [row["entry_id"] for row in ordered.limit(limit).dicts()]
+    return [row["entry_id"] for row in _dicts(ordered.limit(limit))]
 
 
 def status(not_after: int, confirmed_at: int, now: int) -> str:
@@ -101,7 +101,11 @@ def reachable(hours_json: str, at: int, tz: str | None) -> dict[str, Any]:
     return answer.in_zone(tz or stored["timezone"])
 
 
-def _filtered(query: Query, actor: Actor, now: int) -> peewee.ModelSelect:
+def _dicts(query: Any) -> list[dict[str, Any]]:
+    return list(query.dicts())
+
+
+def _filtered(query: Query, actor: Actor, now: int) -> Any:
     selected = (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours,
                                    Organisation.not_after, Organisation.confirmed_at)
                 .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
@@ -116,8 +120,9 @@ def _filtered(query: Query, actor: Actor, now: int) -> peewee.ModelSelect:
     if query.emergency:
         wanted.append(("emergency", "yes"))
     for facet, value in wanted:
-        selected = selected.where(Organisation.entry_id.in_(
-            OrgFacet.select(OrgFacet.organisation).where((OrgFacet.facet == facet) & (OrgFacet.value == value))))
+        facet_rows = OrgFacet.select(OrgFacet.organisation).where(
+            (OrgFacet.facet == facet) & (OrgFacet.value == value))
+        selected = selected.where(Organisation.entry_id.in_(facet_rows))
     terms = query_tokens(query.text)
     if terms:
         selected = selected.where(SearchEntry.id.in_(_text_match(terms, actor.can_read_restricted)))
@@ -136,7 +141,8 @@ def _text_match(terms: list[str], restricted: bool) -> peewee.SQL:
         return peewee.SQL("(SELECT rowid FROM search_fts WHERE search_fts MATCH ?)", [expression])
     vector = "all_tsv" if restricted else "public_tsv"
     expression = " & ".join(f"'{t}':*" for t in terms)
-    return peewee.SQL(f"(SELECT id FROM search_entry WHERE {vector} @@ CAST(%s AS tsquery))",
+    # `vector` is one of two column names chosen above; the user's terms travel as a parameter.
+    return peewee.SQL(f"(SELECT id FROM search_entry WHERE {vector} @@ CAST(%s AS tsquery))",  # noqa: S608
                       [expression])
 
 
@@ -169,10 +175,10 @@ def _bytewise(column: Any) -> Any:
     return peewee.NodeList((column, peewee.SQL('COLLATE "C"')))
 
 
-def _open_ids(ordered: peewee.ModelSelect, now: int) -> list[str]:
+def _open_ids(ordered: Any, now: int) -> list[str]:
     at = datetime.fromtimestamp(now, UTC)
     found = []
-    for row in ordered.limit(OPEN_NOW_SCAN).dicts():
+    for row in _dicts(ordered.limit(OPEN_NOW_SCAN)):
         stored = json.loads(row["hours"])
         if hours.reachability(stored["working_hours"], stored["timezone"], at).open_now:
             found.append(row["entry_id"])

@@ -22,8 +22,9 @@ from directory.models.search import DomainSkeleton, SearchEntry, SearchPhone
 
 MAX_TOKENS = 2000  # bounds one entry's index size; names come first, so they always fit
 # Letters without a Unicode decomposition that people type as their plain Latin look-alike.
-_PLAIN = str.maketrans({"ı": "i", "ə": "e", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l",
-                        "þ": "th", "ħ": "h", "ŋ": "n", "ð": "d"})
+_PLAIN = str.maketrans({
+    "ı": "i", "ə": "e", "ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ł": "l",  # noqa: RUF001
+    "þ": "th", "ħ": "h", "ŋ": "n", "ð": "d"})
 _SUMMARY_FIELDS = ("name", "alt_names", "kind", "country", "website", "switchboard_phone", "languages",
                    "timezone", "official_email_domains")
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (internationalised names are the point of these tests)
 """Search and resolve give the same answers on SQLite and PostgreSQL (acceptance 1).
 
 The suite runs once per database; both runs compare against one committed golden file
@@ -174,7 +175,8 @@ def test_pagination_happens_in_sql_and_is_stable(make_org: Callable[..., str],
 def test_overlapping_and_ipv6_prefixes_resolve_to_the_longest(make_org: Callable[..., str],
                                                               clock: Callable[[float], None]) -> None:
     clock(NOW)
-    wide = make_org(name="Wide Transit", ip_prefixes=["10.0.0.0/8", "2001:db8::/32"], domains=["wide.example"])
+    wide = make_org(name="Wide Transit", ip_prefixes=["10.0.0.0/8", "2001:db8::/32"],
+                    domains=["wide.example"])
     narrow = make_org(name="Narrow Access", ip_prefixes=["10.1.0.0/16", "2001:db8:abc::/48"],
                       domains=["shop.wide.example"])
     same = make_org(name="Also Narrow", ip_prefixes=["10.1.0.0/16"], domains=None)

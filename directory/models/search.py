@@ -16,6 +16,7 @@ from directory.models.base import BaseModel
 class SearchEntry(BaseModel):
     """One live entry's search text: tokens folded in Python so both engines see identical lexemes."""
 
+    id = peewee.AutoField()  # the FTS5 rowid on SQLite
     entry_id = peewee.CharField(max_length=200, unique=True)
     public_text = peewee.TextField()  # space-separated folded tokens anyone may search
     restricted_text = peewee.TextField()  # contact names and addresses: readers only
