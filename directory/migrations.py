@@ -56,10 +56,17 @@ def _search_index() -> None:
     search_sql.create_structures()
 
 
+def _approvals() -> None:
+    from directory.models.approvals import PendingChange
+
+    db.database.create_tables([PendingChange], safe=True)
+
+
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
     (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
     (3, "search index (FTS5 / tsvector), phones, domain skeletons, rate counters", _search_index),
+    (5, "pending call-back changes awaiting a second admin", _approvals),
 ]
 
 

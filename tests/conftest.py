@@ -73,6 +73,9 @@ def settings(node_instance: Path, database_url: str) -> dict[str, Any]:
         "NODE_ID": "https://node-a.example",
         "SMTP_URL": "",
         "SYNC_CONFIG": "",
+        # Second-admin approval of call-back changes is on by default; feature tests of plain edits turn
+        # it off here, tests/test_approvals.py and tests/security/ turn it back on.
+        "CALLBACK_APPROVAL": False,
     }
 
 

@@ -24,8 +24,9 @@ def load_actor() -> None:
     """before_request: a present but bad token is a 401, never a silent downgrade to anonymous."""
     header = request.headers.get("Authorization")
     if header is None:
-        if "actor" not in g:
-            g.actor = Actor.anonymous(client_address())
+        # Always set: `g` outlives a request when an app context is already pushed (tests, CLI), and a
+        # previous request's account must never carry over to an anonymous one.
+        g.actor = Actor.anonymous(client_address())
         return
     scheme, _, token = header.partition(" ")
     try:
