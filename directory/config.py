@@ -42,6 +42,22 @@ SETTINGS: tuple[Setting, ...] = (
             "development a random key is generated into the instance folder."),
     Setting("NODE_ID", "http://127.0.0.1:8080", "This node's id: its HTTPS origin, used in entry ids "
             "(`urn:cpd:<host>:<uuid>`) and federation."),
+    Setting("NODE_COUNTRIES", "", "Federation scope: countries (ISO 3166-1 alpha-2, comma-separated) this "
+            "node may register; empty means any. Published in the node descriptor."),
+    Setting("NODE_KINDS", "", "Federation scope: organisation kinds (comma-separated) this node may "
+            "register; empty means any."),
+    Setting("FEDERATION_CHECKPOINT_SECONDS", 86400, "Validity of this node's signed checkpoints; peers "
+            "mark its entries source_stale when no newer checkpoint arrives in time.", int),
+    Setting("FEDERATION_PAGE_SIZE", 500, "Journal entries per federation page (served and requested).",
+            int),
+    Setting("FEDERATION_MAX_RESPONSE_BYTES", 33554432, "Largest response accepted from a peer, in bytes.",
+            int),
+    Setting("FEDERATION_CONNECT_TIMEOUT", 10.0, "Seconds to connect to a peer.", float),
+    Setting("FEDERATION_READ_TIMEOUT", 30.0, "Seconds a peer may stay silent while answering.", float),
+    Setting("FEDERATION_DEADLINE", 120.0, "Seconds one request to a peer may take in total.", float),
+    Setting("FEDERATION_ALLOW_HTTP", False, "Allow plain http:// peer URLs on loopback addresses (tests, "
+            "local development); peers are otherwise https:// with verified certificates.", _bool),
+    Setting("FEDERATION_PULL_MINUTES", 15, "How often the scheduler pulls each peer.", int),
     Setting("DEFAULT_PAGE_SIZE", 20, "Page size when a list request gives none.", int),
     Setting("MAX_PAGE_SIZE", 100, "Largest page size a client may ask for.", int),
     Setting("MAX_CONTENT_LENGTH", 262144, "Largest request body in bytes (413 above).", int),
@@ -64,9 +80,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_CONFIG", "", "Path of the LDAP sync TOML file; empty disables LDAP sync."),
     Setting("TRUSTED_PROXIES", 0, "Number of reverse proxies in front of the app whose "
             "X-Forwarded-For to trust (0: use the socket address).", int),
-    Setting("CALLBACK_APPROVAL", True, "Changes to the call-back path (switchboard phone, official email "
-            "domains, a contact's email, keys) by publishers or admins wait for a second admin's approval.",
-            _bool),
     Setting("LOG_LEVEL", "INFO", "Python log level of the application logger."),
 )
 

@@ -56,17 +56,19 @@ def _search_index() -> None:
     search_sql.create_structures()
 
 
-def _approvals() -> None:
-    from directory.models.approvals import PendingChange
+def _federation() -> None:
+    from directory.federation import journal
+    from directory.models.federation import JournalLeaf, Peer, PeerNonce, PeerState, RemoteLeaf
 
-    db.database.create_tables([PendingChange], safe=True)
+    db.database.create_tables([JournalLeaf, Peer, PeerState, RemoteLeaf, PeerNonce], safe=True)
+    journal.backfill()  # versions written before the journal existed are this node's own
 
 
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
     (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
     (3, "search index (FTS5 / tsvector), phones, domain skeletons, rate counters", _search_index),
-    (5, "pending call-back changes awaiting a second admin", _approvals),
+    (4, "federation journal, peers, peer state, remote leaves, request nonces", _federation),
 ]
 
 

@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from directory.api import (
-    accounts,
-    approvals,
-    contacts,
-    errors,
-    freshness,
-    health,
-    organisations,
-    statistics,
-    versions,
-)
+from directory.api import accounts, contacts, errors, federation, freshness, health, organisations, versions
 from directory.api.auth import load_actor
 
 BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp,
-              health.blp)
-# Administration: second-admin approvals of call-back changes, usage statistics.
-BLUEPRINTS += (approvals.blp, statistics.blp)
+              health.blp, federation.wellknown, federation.blp)
 
 
 def init_app(app: Flask) -> errors.DirectoryApi:

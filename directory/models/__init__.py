@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from directory.models.accounts import Account, AccountOrganisation, ApiToken, ReadUsage
-from directory.models.approvals import PendingChange
 from directory.models.audit import AuditEvent
 from directory.models.base import BaseModel
 from directory.models.entries import (
@@ -15,6 +14,7 @@ from directory.models.entries import (
     OrgFacet,
     OrgPrefix,
 )
+from directory.models.federation import JournalLeaf, Peer, PeerNonce, PeerState, RemoteLeaf
 from directory.models.search import DomainSkeleton, RateCounter, SearchEntry, SearchPhone
 from directory.models.jobs import FreshnessFinding, JobLease, JobRun
 from directory.models.outbox import Outbox
@@ -33,7 +33,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     ApiToken,
     ReadUsage,
     AuditEvent,
-    PendingChange,
     SyncRun,
     JobLease,
     JobRun,
@@ -43,4 +42,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     SearchPhone,
     DomainSkeleton,
     RateCounter,
+    JournalLeaf,
+    Peer,
+    PeerState,
+    RemoteLeaf,
+    PeerNonce,
 ]

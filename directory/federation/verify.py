@@ -1,0 +1,240 @@
+"""Checks on what a peer sent, before anything is stored: checkpoints, then journal items one by one.
+
+Everything here only reads. A `Rejected` with `attack=True` means the peer (or someone in between) sent
+something an honest peer never sends: a rollback, a replay, a forgery, a rewritten history, an entry
+outside its scope. Ordinary failures (an expired checkpoint, a malformed page) have `attack=False`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from directory import documents, runtime
+from directory.errors import DirectoryError
+from directory.federation import journal
+from directory.federation.node import CHECKPOINT_TYP
+from directory.keys import CanonicalError, envelope_bytes, open_envelope, parse_canonical, verify_envelope
+from directory.models.entries import Organisation
+from directory.models.federation import Peer, PeerState, RemoteLeaf
+
+CLOCK_SKEW = 300
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class Rejected(DirectoryError):
+    status = 502
+    code = "peer_rejected"
+
+    def __init__(self, message: str, *, attack: bool = False) -> None:
+        super().__init__(message)
+        self.attack = attack
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    session: str
+    size: int
+    head: str
+    iat: int
+    valid_until: int
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    seq: int
+    leaf: str
+    doc: dict[str, Any]
+    payload: bytes
+    digest: str
+    signatures: str  # JSON list, as EntryVersion stores it
+
+    @property
+    def tombstone(self) -> bool:
+        return bool(self.doc["typ"] == documents.TOMBSTONE_TYP)
+
+
+def signed_payload(envelope: Any, peer: Peer, what: str) -> tuple[bytes, dict[str, Any]]:
+    """Payload bytes and document of an envelope that must carry a good signature by the pinned key."""
+    try:
+        payload, results = verify_envelope(envelope, {peer.fingerprint: peer.public_key})
+        _, records = open_envelope(envelope)
+    except CanonicalError as exc:
+        raise Rejected(f"{what}: malformed envelope: {exc.message}", attack=True) from exc
+    pinned = [r for rec, r in zip(records, results, strict=True) if rec.key_fpr == peer.fingerprint]
+    if not pinned:
+        raise Rejected(f"{what} is not signed by the key pinned for {peer.name} ({peer.fingerprint})",
+                       attack=True)
+    bad = [r for r in pinned if not r.ok]
+    if bad:
+        raise Rejected(f"{what}: bad signature by the pinned key: {bad[0].reason}", attack=True)
+    doc = parse_canonical(payload)
+    if not isinstance(doc, dict):
+        raise Rejected(f"{what}: payload is not an object", attack=True)
+    others = [r for rec, r in zip(records, results, strict=True) if rec.key_fpr != peer.fingerprint]
+    if others:
+        _check_organisation_signatures(envelope, doc, peer, what)
+    return payload, doc
+
+
+def _check_organisation_signatures(envelope: Any, doc: dict[str, Any], peer: Peer, what: str) -> None:
+    """Extra signatures must be the organisation's, by a key listed in the signed entry itself."""
+    keys = {k["fingerprint"]: k["public_key"] for k in doc.get("keys", []) if isinstance(k, dict)}
+    keys[peer.fingerprint] = peer.public_key
+    _, results = verify_envelope(envelope, keys)
+    bad = [r for r in results if not r.ok]
+    if bad:
+        raise Rejected(f"{what}: a signature does not verify: {bad[0].reason}", attack=True)
+
+
+def checkpoint(body: bytes, peer: Peer, state: PeerState | None) -> Checkpoint:
+    """Verify a checkpoint with the pinned key and refuse any regression from the last good one."""
+    _, doc = signed_payload(body, peer, "checkpoint")
+    if doc.get("typ") != CHECKPOINT_TYP or doc.get("node") != peer.node_id:
+        raise Rejected(f"checkpoint is not a {CHECKPOINT_TYP} of {peer.node_id}", attack=True)
+    try:
+        cp = Checkpoint(str(doc["session"]), int(doc["size"]), str(doc["head"]), int(doc["iat"]),
+                        int(doc["valid_until"]), dict(doc["counts"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Rejected(f"checkpoint is malformed: {exc}") from exc
+    if not (_HEX64.match(cp.head) and _HEX64.match(cp.session)) or cp.size < 0:
+        raise Rejected("checkpoint is malformed: head/session must be sha256 hex, size >= 0")
+    now = runtime.now()
+    if cp.iat > now + CLOCK_SKEW:
+        raise Rejected(f"checkpoint is issued in the future ({cp.iat} > {now})", attack=True)
+    if cp.valid_until <= now:
+        raise Rejected(f"checkpoint expired at {cp.valid_until}")
+    if state is not None and state.head is not None:
+        _no_regression(cp, state)
+    return cp
+
+
+def _no_regression(cp: Checkpoint, state: PeerState) -> None:
+    if cp.size < state.size:
+        raise Rejected(f"rollback: checkpoint size {cp.size} is smaller than the accepted {state.size}",
+                       attack=True)
+    if state.iat is not None and cp.iat < state.iat:
+        raise Rejected(f"replay: checkpoint issued at {cp.iat}, before the accepted one ({state.iat})",
+                       attack=True)
+    if state.size and cp.session != state.session:
+        raise Rejected("history rewritten: the journal's session changed", attack=True)
+    if cp.size == state.size and cp.head != state.head:
+        raise Rejected(f"history rewritten: head at size {cp.size} differs from the accepted one",
+                       attack=True)
+
+
+@dataclass
+class JournalCheck:
+    """Walks a peer's journal items in order, checking each and the chain, keeping what passed."""
+
+    peer: Peer
+    start: int  # the accepted size: items continue from start + 1
+    head: str
+    target: Checkpoint
+    accepted: list[Accepted] = field(default_factory=list)
+    known: dict[str, tuple[int, str | None, bool]] = field(default_factory=dict)  # version, digest, deleted
+
+    @property
+    def seq(self) -> int:
+        return self.start + len(self.accepted)
+
+    @property
+    def done(self) -> bool:
+        return self.seq >= self.target.size
+
+    def page(self, items: list[Any]) -> None:
+        """Check one page of `/changes` items (an overlap with the accepted journal is compared)."""
+        if not isinstance(items, list):
+            raise Rejected("changes page is malformed: items must be a list")
+        self._load_known(items)
+        for item in items:
+            if not isinstance(item, dict) or set(item) != {"entry_id", "envelope", "seq", "version"}:
+                raise Rejected("changes item is malformed")
+            if self.done:
+                return  # the journal grew after the checkpoint: the rest waits for the next pull
+            if item["seq"] <= self.seq:
+                self._overlap(item)
+            else:
+                self._item(item)
+
+    def finish(self) -> None:
+        if self.seq != self.target.size or self.head != self.target.head:
+            raise Rejected(f"history rewritten: journal up to {self.seq} does not chain to the "
+                           f"checkpoint head at size {self.target.size}", attack=True)
+
+    def _overlap(self, item: dict[str, Any]) -> None:
+        seen = RemoteLeaf.get_or_none((RemoteLeaf.peer == self.peer.id) & (RemoteLeaf.seq == item["seq"]))
+        leaf = journal.leaf_of(_envelope_bytes(item))
+        if seen is not None and seen.leaf != leaf:
+            raise Rejected(f"history rewritten: seq {item['seq']} now has a different leaf", attack=True)
+
+    def _item(self, item: dict[str, Any]) -> None:
+        seq, what = item["seq"], f"seq {item['seq']}"
+        if seq != self.seq + 1:
+            raise Rejected(f"journal has a gap: expected seq {self.seq + 1}, got {seq}", attack=True)
+        raw = _envelope_bytes(item)
+        payload, doc = signed_payload(item["envelope"], self.peer, what)
+        if doc.get("entry_id") != item["entry_id"] or doc.get("version") != item["version"]:
+            raise Rejected(f"{what}: envelope does not match the item's entry id and version", attack=True)
+        self._check_document(doc, what)
+        digest = hashlib.sha256(payload).hexdigest()
+        self._check_version(doc, what)
+        leaf = journal.leaf_of(raw)
+        self.head = journal.chain(self.head, leaf)
+        signatures = json.dumps(item["envelope"]["signatures"], separators=(",", ":"))
+        self.accepted.append(Accepted(seq, leaf, doc, payload, digest, signatures))
+        self.known[doc["entry_id"]] = (doc["version"], digest, doc["typ"] == documents.TOMBSTONE_TYP)
+
+    def _check_document(self, doc: dict[str, Any], what: str) -> None:
+        if doc.get("typ") not in (documents.TYP, documents.TOMBSTONE_TYP):
+            raise Rejected(f"{what}: not an entry or tombstone", attack=True)
+        if doc.get("registrar") != self.peer.node_id:
+            raise Rejected(f"{what}: registrar {doc.get('registrar')} is not {self.peer.node_id}",
+                           attack=True)
+        host = urlsplit(self.peer.node_id).netloc or self.peer.node_id
+        if not str(doc.get("entry_id", "")).startswith(f"urn:cpd:{host}:"):
+            raise Rejected(f"{what}: entry id {doc.get('entry_id')} is outside {host}'s namespace",
+                           attack=True)
+        if doc["typ"] == documents.TOMBSTONE_TYP:
+            return
+        countries, kinds = journal.split(self.peer.countries), journal.split(self.peer.kinds)
+        if (countries and doc.get("country") not in countries) or (kinds and doc.get("kind") not in kinds):
+            raise Rejected(f"{what}: {doc.get('kind')} in {doc.get('country')} is outside the scope "
+                           f"accepted from {self.peer.name}", attack=True)
+
+    def _check_version(self, doc: dict[str, Any], what: str) -> None:
+        version, digest, deleted = self.known.get(doc["entry_id"], (0, None, False))
+        if doc["version"] <= version:
+            raise Rejected(f"{what}: replay: version {doc['version']} of {doc['entry_id']} is not newer "
+                           f"than the accepted {version}", attack=True)
+        if deleted:
+            raise Rejected(f"{what}: {doc['entry_id']} was deleted; it cannot change again", attack=True)
+        if doc["version"] != version + 1 or doc.get("prev") != digest:
+            raise Rejected(f"{what}: version {doc['version']} of {doc['entry_id']} does not follow the "
+                           f"accepted version {version}", attack=True)
+
+    def _load_known(self, items: list[Any]) -> None:
+        ids = {i["entry_id"] for i in items if isinstance(i, dict) and isinstance(i.get("entry_id"), str)}
+        ids -= set(self.known)
+        if not ids:
+            return
+        rows = Organisation.select(Organisation.entry_id, Organisation.registrar, Organisation.version,
+                                   Organisation.digest, Organisation.deleted).where(
+            Organisation.entry_id.in_(sorted(ids)))
+        for row in rows:
+            if row.registrar != self.peer.node_id:
+                raise Rejected(f"{row.entry_id} is registered at {row.registrar}, not {self.peer.node_id}",
+                               attack=True)
+            self.known[row.entry_id] = (row.version, row.digest, row.deleted)
+
+
+def _envelope_bytes(item: dict[str, Any]) -> bytes:
+    try:
+        return envelope_bytes(item["envelope"])
+    except CanonicalError as exc:
+        raise Rejected(f"seq {item.get('seq')}: malformed envelope: {exc.message}", attack=True) from exc

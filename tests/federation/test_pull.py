@@ -1,0 +1,210 @@
+"""Pulling a peer: verified and applied all at once; every attack refused with the store unchanged.
+
+Acceptance 2 of issue 7: each attack is rejected, nothing is written but the reason, which is recorded
+on the peer's state and in the audit trail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from directory import entries, runtime
+from directory.errors import Conflict
+from directory.federation import journal, node
+from directory.federation.pull import PullResult, pull_peer
+from directory.keys import NodeKey
+from directory.models.audit import AuditEvent
+from directory.models.entries import EntryVersion, Organisation
+from directory.models.federation import Peer, PeerState
+from tests.conftest import row_counts
+from tests.federation.conftest import ADMIN
+from tests.federation.fakepeer import FakePeer, Leaf, slow_forever
+
+
+def store() -> dict[str, Any]:
+    """Everything a pull may change, to prove a refused pull changed nothing."""
+    orgs = [(o.entry_id, o.version, o.digest, o.deleted) for o in Organisation.select().order_by(
+        Organisation.entry_id)]
+    # The failure itself is recorded on the peer's state: only the accepted checkpoint must not move.
+    states = [(s.size, s.head, s.iat, s.valid_until) for s in PeerState.select() if s.head]
+    rows = {name: count for name, count in row_counts().items() if name != "PeerState"}
+    return {"rows": rows, "orgs": orgs, "states": states}
+
+
+def refused(result: PullResult, reason: str, *, attack: bool = True) -> None:
+    assert not result.ok
+    assert reason in (result.reason or ""), result.reason
+    assert result.attack is attack
+    state = PeerState.get()
+    assert state.last_error == result.reason
+    event = AuditEvent.select().where(AuditEvent.action == "federation.pull").order_by(
+        AuditEvent.seq.desc()).first()
+    assert event.outcome == ("attack" if attack else "failed")
+    assert reason in json.loads(event.details)["reason"]
+
+
+def test_pull_applies_entries_updates_and_deletions(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    ids = [fake_peer.create(name=f"Provider {n}") for n in range(5)]  # more than one page (4)
+    peer = pin()
+    result = pull_peer("peer")
+    assert result.ok and result.applied == 5 and result.size == 5
+    row = Organisation.get(Organisation.entry_id == ids[0])
+    assert row.registrar == peer.node_id and row.version == 1 and row.name == "Provider 0"
+    stored = EntryVersion.get(EntryVersion.entry_id == ids[0])
+    assert journal.envelope_of(stored.payload, stored.signatures) == fake_peer.leaves[0].envelope
+
+    fake_peer.update(ids[0], name="Provider zero")
+    fake_peer.delete(ids[1])
+    result = pull_peer("peer")
+    assert result.ok and result.applied == 2
+    assert Organisation.get(Organisation.entry_id == ids[0]).name == "Provider zero"
+    assert Organisation.get(Organisation.entry_id == ids[1]).deleted
+    assert pull_peer("peer").applied == 0  # nothing new: nothing applied, state refreshed
+    with pytest.raises(Conflict, match="read-only"):
+        entries.update(ids[0], {"name": "Local edit"}, ADMIN)
+
+
+def test_flipped_byte_in_one_envelope_of_a_page(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    fake_peer.create()
+    pin()
+    assert pull_peer("peer").ok
+    for n in range(3):
+        fake_peer.create(name=f"Provider {n}")
+
+    def flipped(query: dict[str, str]) -> tuple[int, bytes]:
+        page = json.loads(fake_peer.changes(int(query["after"]), int(query["limit"])))
+        envelope = page["items"][2]["envelope"]
+        payload = bytearray(base64.urlsafe_b64decode(envelope["payload"] + "=="))
+        payload[40] ^= 0x01
+        envelope["payload"] = base64.urlsafe_b64encode(bytes(payload)).rstrip(b"=").decode()
+        return 200, json.dumps(page).encode()
+
+    fake_peer.routes["/federation/v1/changes"] = flipped
+    before = store()
+    refused(pull_peer("peer"), "bad signature by the pinned key")
+    assert store() == before
+
+
+def test_replayed_older_checkpoint(fake_peer: FakePeer, pin: Callable[..., Peer],
+                                   clock: Callable[[float], None]):
+    clock(1_900_000_000)
+    fake_peer.create()
+    old = fake_peer.checkpoint()
+    pin()
+    clock(1_900_000_100)
+    fake_peer.create()
+    assert pull_peer("peer").size == 2
+    before = store()
+    fake_peer.routes["/federation/v1/checkpoint"] = lambda _q: (200, old)
+    refused(pull_peer("peer"), "rollback: checkpoint size 1 is smaller than the accepted 2")
+    assert store() == before
+    older = fake_peer.checkpoint(iat=1_900_000_050)  # same size, signed earlier than the accepted one
+    fake_peer.routes["/federation/v1/checkpoint"] = lambda _q: (200, older)
+    refused(pull_peer("peer"), "replay: checkpoint issued at 1900000050")
+    assert store() == before
+
+
+def test_replayed_older_entry_version(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    entry_id = fake_peer.create()
+    fake_peer.update(entry_id, name="Renamed")
+    pin()
+    assert pull_peer("peer").ok
+    first = fake_peer.leaves[0]
+    # A validly signed old version, appended again: the chain and checkpoint are consistent with it.
+    fake_peer.leaves.append(Leaf(3, first.entry_id, first.version, first.envelope))
+    before = store()
+    refused(pull_peer("peer"), "replay: version 1 of")
+    assert store() == before
+
+
+def test_entry_outside_the_peers_scope(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    fake_peer.create(country="DE")
+    fake_peer.create(country="FR", name="Fournisseur")
+    pin(countries="DE")
+    before = store()
+    refused(pull_peer("peer"), "service_provider in FR is outside the scope accepted from peer")
+    assert store() == before  # the in-scope DE entry of the same pull is not applied either
+
+
+def test_checkpoint_signed_by_an_unpinned_key(fake_peer: FakePeer, pin: Callable[..., Peer],
+                                              stranger_key: NodeKey):
+    fake_peer.create()
+    pin()
+    fake_peer.routes["/federation/v1/checkpoint"] = lambda _q: (200, fake_peer.checkpoint(key=stranger_key))
+    before = store()
+    refused(pull_peer("peer"), "checkpoint is not signed by the key pinned for peer")
+    assert store() == before
+
+
+def test_entry_signed_by_an_unpinned_key(fake_peer: FakePeer, pin: Callable[..., Peer],
+                                         stranger_key: NodeKey):
+    entry_id = fake_peer.create()
+    doc = dict(fake_peer.current[entry_id], entry_id=entry_id.replace(entry_id[-4:], "beef"))
+    fake_peer.publish(doc, key=stranger_key)
+    pin()
+    refused(pull_peer("peer"), "seq 2 is not signed by the key pinned for peer")
+    assert Organisation.select().count() == 0
+
+
+@pytest.mark.parametrize(("seq", "reason"), [
+    (1, "history rewritten: the journal's session changed"),
+    (2, "history rewritten: journal up to 4 does not chain to the checkpoint head"),
+    (3, "history rewritten: seq 3 now has a different leaf"),  # the seam a pull re-reads
+])
+def test_journal_whose_history_was_rewritten(fake_peer: FakePeer, pin: Callable[..., Peer], seq: int,
+                                             reason: str):
+    ids = [fake_peer.create(name=f"Provider {n}") for n in range(3)]
+    pin()
+    assert pull_peer("peer").size == 3
+    # The peer re-signs one accepted leaf with other content and carries on: a consistent history (the
+    # checkpoint's head matches it), just not the one this node accepted.
+    doc = dict(fake_peer.current[ids[seq - 1]], name="Rewritten")
+    fake_peer.leaves[seq - 1] = Leaf(seq, doc["entry_id"], doc["version"],
+                                     node.signed(doc, fake_peer.key, fake_peer.node_id))
+    fake_peer.create(name="Provider 3")
+    before = store()
+    refused(pull_peer("peer"), reason)
+    assert store() == before
+
+
+def test_body_larger_than_the_limit(fake_peer: FakePeer, pin: Callable[..., Peer],
+                                    monkeypatch: pytest.MonkeyPatch):
+    fake_peer.create()
+    pin()
+    monkeypatch.setitem(runtime.settings(), "FEDERATION_MAX_RESPONSE_BYTES", 65536)
+    fake_peer.routes["/federation/v1/changes"] = lambda _q: (200, b'{"items":[' + b" " * 200_000 + b"]}")
+    before = store()
+    refused(pull_peer("peer"), "exceeds the limit of 65536 bytes", attack=False)
+    assert store() == before
+
+
+@pytest.mark.parametrize("how", ["silent", "trickle"])
+def test_peer_that_answers_slowly_forever(fake_peer: FakePeer, pin: Callable[..., Peer], how: str):
+    fake_peer.create()
+    pin()
+    if how == "silent":
+        fake_peer.routes["/federation/v1/checkpoint"] = slow_forever
+    else:
+        fake_peer.trickle.add("/federation/v1/checkpoint")
+    before = store()
+    started = time.monotonic()
+    result = pull_peer("peer")
+    elapsed = time.monotonic() - started
+    refused(result, "timed out" if how == "silent" else "did not answer within 3 s", attack=False)
+    assert elapsed < 10  # bounded by the read timeout (1 s) and the deadline (3 s), not by the peer
+    assert store() == before
+
+
+def test_unpinned_or_wrongly_pinned_peer_is_never_added(fake_peer: FakePeer, stranger_key: NodeKey):
+    from directory.federation import peers
+    from directory.federation.verify import Rejected
+
+    with pytest.raises(Rejected, match="does not present a key with the pinned fingerprint"):
+        peers.add("peer", fake_peer.url, stranger_key.fingerprint, ADMIN)
+    assert Peer.select().count() == 0
