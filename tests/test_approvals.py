@@ -74,7 +74,8 @@ def test_publishers_and_readers_cannot_decide(client, make_org, token_for):
     publisher = token_for("publisher", entry_id)
     pending = _request_switchboard(client, entry_id, publisher).get_json()
     for token in (publisher, token_for("reader"), token_for("publisher", make_org(name="Other"))):
-        assert client.post(f"/api/v1/approvals/{pending['id']}/approve", headers=auth(token)).status_code == 403
+        approve = f"/api/v1/approvals/{pending['id']}/approve"
+        assert client.post(approve, headers=auth(token)).status_code == 403
         assert client.post(f"/api/v1/approvals/{pending['id']}/reject", headers=auth(token),
                            json={}).status_code == 403
         assert client.get("/api/v1/approvals", headers=auth(token)).status_code == 403
