@@ -21,7 +21,7 @@ from directory.actors import Actor
 from directory.errors import InvalidInput
 from directory.models.entries import Organisation, OrgAsn, OrgDomain, OrgPrefix
 from directory.models.search import SearchEntry
-from directory.search import reachable, status
+from directory.search import STATUS_COLUMNS, reachable, status
 
 KINDS = ("ip", "asn", "domain", "email")
 _REQUIREMENT_FIELDS = ("documentation", "procedures", "translation_languages", "response_times",
@@ -52,7 +52,8 @@ def resolve(lookup: dict[str, str], actor: Actor, *, tz: str | None = None,
 def _visible(now: int, include_expired: bool) -> Any:
     condition = ~Organisation.deleted
     if not include_expired:
-        condition &= Organisation.not_after > now
+        condition &= (Organisation.not_after > now) & (
+            Organisation.source_valid_until.is_null() | (Organisation.source_valid_until > now))
     return Organisation.select(Organisation.entry_id).where(condition)
 
 
@@ -117,15 +118,14 @@ def _by_email(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
 
 def _answer(entry_id: str, matched: dict[str, Any], actor: Actor, now: int, tz: str | None) -> dict[str, Any]:
     row: dict[str, Any] = _first(
-        Organisation.select(Organisation.public_view, Organisation.reader_view, Organisation.not_after,
-                            Organisation.confirmed_at, SearchEntry.summary, SearchEntry.hours,
-                            SearchEntry.sort_name)
+        Organisation.select(Organisation.public_view, Organisation.reader_view, *STATUS_COLUMNS,
+                            SearchEntry.summary, SearchEntry.hours, SearchEntry.sort_name)
         .join(SearchEntry, on=(SearchEntry.entry_id == Organisation.entry_id))
         .where(Organisation.entry_id == entry_id))
     restricted = actor.can_read_restricted
     view = json.loads(row["reader_view"] if restricted else row["public_view"])
     organisation = json.loads(row["summary"])
-    organisation.update(status=status(row["not_after"], row["confirmed_at"], now), sort_name=row["sort_name"])
+    organisation.update(status(row, now).as_dict(), sort_name=row["sort_name"])
     answer: dict[str, Any] = {
         "organisation": organisation,
         "matched": matched,

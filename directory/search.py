@@ -4,7 +4,9 @@ Matching uses the engine's full-text index (FTS5 or `tsvector`) over tokens fold
 (`directory.search_sql`); every query token is a prefix term, all must match (AND). Ordering is plain
 SQL both engines evaluate alike, so results are identical:
 1. freshness: fresh and due entries, then stale ones (not re-confirmed within CONFIRM_DAYS), then
-   expired ones (shown only with `include_expired`);
+   expired ones; expired and `source_stale` entries are shown only with `include_expired`. (The SQL
+   bucket uses the entry's own clocks; each item's `status` is `directory.freshness`'s full verdict,
+   so an entry stale for an untested emergency line is flagged but not moved);
 2. relevance: the query is a whole name or alt name; a name starts with it; every query token starts a
    word of a name; it matched elsewhere (services, domains, contact names for readers);
 3. the casefolded name, compared byte-wise, then the entry id.
@@ -17,11 +19,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import peewee
 
-from directory import db, documents, hours, runtime
+from directory import db, documents, freshness, hours, runtime
 from directory.actors import Actor
 from directory.models.entries import Organisation, OrgFacet
 from directory.models.search import SearchEntry
@@ -81,17 +84,13 @@ def matching_ids(query: Query, actor: Actor, limit: int) -> list[str]:
     return [row["entry_id"] for row in _dicts(ordered.limit(limit))]
 
 
-def status(not_after: int, confirmed_at: int, now: int) -> str:
-    """fresh | due | stale | expired, from the entry's own clocks and the configured policy."""
-    settings = runtime.settings()
-    confirm_by = confirmed_at + int(settings["CONFIRM_DAYS"]) * DAY
-    if not_after <= now:
-        return "expired"
-    if confirm_by <= now:
-        return "stale"
-    if min(confirm_by, not_after) - now <= int(settings["WARN_DAYS"]) * DAY:
-        return "due"
-    return "fresh"
+def status(row: dict[str, Any], now: int) -> freshness.Status:
+    """The freshness verdict of a row holding the Organisation columns in `STATUS_COLUMNS`."""
+    return freshness.evaluate(SimpleNamespace(**row), now, freshness.Policy.from_settings())
+
+
+STATUS_COLUMNS = (Organisation.registrar, Organisation.not_after, Organisation.confirmed_at,
+                  Organisation.freshness, Organisation.source_valid_until)
 
 
 def reachable(hours_json: str, at: int, tz: str | None) -> dict[str, Any]:
@@ -107,11 +106,12 @@ def _dicts(query: Any) -> list[dict[str, Any]]:
 
 def _filtered(query: Query, actor: Actor, now: int) -> Any:
     selected = (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours,
-                                   Organisation.not_after, Organisation.confirmed_at)
+                                   *STATUS_COLUMNS)
                 .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
                 .where(~Organisation.deleted))
     if not query.include_expired:
-        selected = selected.where(Organisation.not_after > now)
+        selected = selected.where((Organisation.not_after > now) & (
+            Organisation.source_valid_until.is_null() | (Organisation.source_valid_until > now)))
     if query.country:
         selected = selected.where(Organisation.country == query.country.upper())
     if query.kind:
@@ -187,7 +187,7 @@ def _open_ids(ordered: Any, now: int) -> list[str]:
 
 def _item(row: dict[str, Any], now: int, tz: str | None) -> dict[str, Any]:
     item: dict[str, Any] = json.loads(row["summary"])
-    item["status"] = status(row["not_after"], row["confirmed_at"], now)
+    item.update(status(row, now).as_dict())
     item["not_after"] = documents.iso(row["not_after"])
     item["confirmed_at"] = documents.iso(row["confirmed_at"])
     item["reachable"] = reachable(row["hours"], now, tz)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from directory import audit, quota, runtime, validators
+from directory import audit, freshness, quota, runtime, validators
 from directory.actors import Actor
 from directory.errors import Forbidden, InvalidInput
 from directory.freemail import is_free_mail
@@ -33,7 +33,6 @@ from directory.keys import (
 from directory.lookalike import has_mixed_scripts, skeleton
 from directory.models.entries import Contact, EntryVersion, Organisation, OrgDomain
 from directory.models.search import DomainSkeleton, SearchPhone
-from directory.search import status
 from directory.search_sql import normalise_phone
 from directory.vocabulary import REQUESTING_KINDS
 
@@ -220,11 +219,15 @@ def _contact_checks(found: _Found, request: Request, now: int) -> list[Check]:
 
 
 def _entry_fresh(org: Organisation, doc: dict[str, Any], now: int) -> Check:
-    state = status(org.not_after, org.confirmed_at, now)
+    verdict = freshness.row_status(org, now)
+    state = verdict.status
+    why = f" ({'; '.join(verdict.reasons)})" if verdict.reasons else ""
     detail = {"expired": f"the directory entry of {doc['name']} has expired: its details may be outdated",
-              "stale": f"the directory entry of {doc['name']} was not re-confirmed recently"}.get(
-        state, f"the directory entry of {doc['name']} is current ({state})")
-    return Check("entry_fresh", state in {"fresh", "due"}, detail, hard=state == "expired")
+              "source_stale": f"the directory entry of {doc['name']} comes from a node that stopped "
+                              "vouching for it",
+              "stale": f"the directory entry of {doc['name']} is out of date"}.get(
+        state, f"the directory entry of {doc['name']} is current ({state})") + why
+    return Check("entry_fresh", state in {"fresh", "due"}, detail, hard=state in {"expired", "source_stale"})
 
 
 def _entry_signature(org: Organisation) -> Check:
@@ -316,5 +319,5 @@ def _org_out(org: Organisation | None, now: int) -> dict[str, Any] | None:
     if org is None:
         return None
     return {"id": org.entry_id, "name": org.name, "kind": org.kind, "country": org.country,
-            "status": status(org.not_after, org.confirmed_at, now)}
+            **freshness.row_status(org, now).as_dict()}
 
