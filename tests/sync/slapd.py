@@ -117,8 +117,10 @@ def _line(name: str, value: str) -> str:
 class Slapd:
     """One slapd child process listening on ldap:// and ldaps:// loopback ports."""
 
-    def __init__(self, folder: Path, ca: LocalCA, *, size_limit: int = 500) -> None:
+    def __init__(self, folder: Path, ca: LocalCA, *, size_limit: int = 500, suffix: str = SUFFIX) -> None:
         self.folder = folder
+        self.suffix = suffix
+        self.root_dn = f"cn=admin,{suffix}"
         self.ca = ca
         self.size_limit = size_limit
         self.config_dir = folder / "slapd.d"
@@ -179,11 +181,11 @@ class Slapd:
             self.process.wait()
 
     def add(self, text: str) -> None:
-        _run([LDAPADD, "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PW], stdin=text)
+        _run([LDAPADD, "-x", "-H", self.url, "-D", self.root_dn, "-w", ROOT_PW], stdin=text)
 
     def modify(self, text: str, *controls: str) -> None:
         extra = [arg for c in controls for arg in ("-e", c)]
-        _run([LDAPMODIFY, "-x", "-H", self.url, "-D", ROOT_DN, "-w", ROOT_PW, *extra], stdin=text)
+        _run([LDAPMODIFY, "-x", "-H", self.url, "-D", self.root_dn, "-w", ROOT_PW, *extra], stdin=text)
 
     def _config_ldif(self) -> str:
         schemas = "\n".join(f"include: file:///etc/ldap/schema/{s}.ldif" for s in SCHEMAS)
@@ -225,8 +227,8 @@ dn: olcDatabase={{1}}mdb,cn=config
 objectClass: olcDatabaseConfig
 objectClass: olcMdbConfig
 olcDatabase: {{1}}mdb
-olcSuffix: {SUFFIX}
-olcRootDN: {ROOT_DN}
+olcSuffix: {self.suffix}
+olcRootDN: {self.root_dn}
 olcRootPW: {ROOT_PW}
 olcDbDirectory: {self.data_dir}
 olcDbMaxSize: 1073741824

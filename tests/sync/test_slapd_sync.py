@@ -361,3 +361,21 @@ def test_a_manual_edit_of_a_synced_field_is_refused(org: str, corp: Tree,
                         entries.Actor.system("admin-test"), None)
 
     assert "LDAP source 'corp'" in refused.value.message
+
+
+def test_a_referral_in_the_tree_changes_nothing(org: str, scratch: Callable[..., Tree], slapd: Slapd,
+                                                write_config: Callable[..., Path]) -> None:
+    tree = scratch(3)
+    path = write_config(tree, org)
+    assert sync(path).outcome == "applied"
+    before = stored(org)
+    # Part of the tree now lives on another server: referrals are not followed (the password would go
+    # with them), so the answer is incomplete.
+    slapd.add(ldif([(f"ou=branch,{tree.people}", {
+        "objectClass": ["referral", "extensibleObject"], "ou": "branch",
+        "ref": f"ldap://branch.corp.example/ou=branch,{tree.people}"})]))
+
+    result = sync(path)
+
+    assert_refused(result, "incomplete", 1, before, org)
+    assert "referral" in result.message
