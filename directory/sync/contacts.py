@@ -50,6 +50,10 @@ class Unusable:
 
 def clean_text(value: str, limit: int) -> tuple[str, bool]:
     """`value` made safe to store and display, and whether it had to be shortened."""
+    if value.isascii() and value.isprintable() and "<" not in value and ">" not in value:
+        # The common case, checked in C: no control, format or markup characters to remove.
+        text = " ".join(value.split())
+        return (text[:limit].rstrip(), True) if len(text) > limit else (text, False)
     value = unicodedata.normalize("NFC", value)
     kept = []
     for char in value:
