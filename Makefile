@@ -41,5 +41,12 @@ check: lint types test
 openapi: venv
 	$(BIN)/python -m directory.api.spec > openapi.json
 
+## Every benchmark in bench/ (wrk from Debian's packages when root with apt); writes bench/results.md.
+bench: venv
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; \
+	  else echo "bench: wrk is missing (Debian package wrk); the HTTP benchmark will fail" >&2; fi; }
+	$(BIN)/python -P bench/run.py
+
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -27,7 +27,10 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 def options(host: str, port: int, workers: int) -> dict[str, Any]:
     """The gunicorn configuration (bench/bare_app.py serves its baseline with the same one)."""
     return {"bind": f"{host}:{port}", "workers": workers, "threads": 4, "worker_class": "gthread",
-            "accesslog": None, "timeout": 60, "graceful_timeout": 20}
+            "accesslog": None, "timeout": 60, "graceful_timeout": 20,
+            # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl):
+            # a second instance on the host (another node, a benchmark, the tests) would take it over.
+            "control_socket_disable": True}
 
 
 def run(host: str, port: int, workers: int) -> None:

@@ -1,5 +1,5 @@
 """/healthz, /readyz and /metrics, and the request hooks every request passes: request id, latency
-metric, one structured log line.
+metric, one structured log line; the reverse-proxy trust (`DIRECTORY_TRUSTED_PROXIES`).
 
 `init_app` registers the hooks; `create_app` calls it before the database and authentication hooks, so
 every answer (a 401 too) carries its request id, and so the probes can be dispatched from here without
@@ -17,6 +17,7 @@ from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory import logs, metrics, ops
 from directory.api.auth import load_actor, require_admin
@@ -91,6 +92,12 @@ def _forget(_exc: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
+    proxies = int(app.config["DIRECTORY"]["TRUSTED_PROXIES"])
+    if proxies:
+        # Behind TLS-terminating proxies the client address (rate limits, audit) and the scheme come from
+        # the X-Forwarded-For/-Proto values the last `proxies` hops appended; anything before is the
+        # client's own claim and ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     app.before_request(_begin)
     app.after_request(_finish)
     app.teardown_request(_forget)

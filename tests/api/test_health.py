@@ -12,11 +12,12 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from flask import Flask
+from flask import Flask, request
 
 from directory import create_app, db, logs, migrations
 from tests.conftest import REQUIRE_ALL, auth
@@ -214,3 +215,21 @@ def test_request_log_line_is_json_with_request_id_and_nothing_personal(client, m
     assert request["route"] == "/api/v1/organisations/<entry_id>"
     assert request["method"] == "GET" and isinstance(request["duration_ms"], float)
     assert request["actor"].startswith("account:")
+
+
+def test_committed_readme_documents_production(pytestconfig):
+    readme = (Path(pytestconfig.rootpath) / "README.md").read_text()
+    section = readme.split("## Running in production", 1)[1]
+    for needle in ("gunicorn", "DIRECTORY_TRUSTED_PROXIES", "pg_dump", ".backup", "node-key.asc",
+                   "scheduler", "/readyz", "/metrics"):
+        assert needle in section
+
+
+@pytest.mark.parametrize(("proxies", "seen"), [(0, "127.0.0.1"), (1, "203.0.113.7"), (2, "198.51.100.9")])
+def test_client_address_comes_from_trusted_proxies_only(settings, proxies, seen):
+    app = create_app({**settings, "TRUSTED_PROXIES": proxies})
+    app.add_url_rule("/whoami", "whoami", lambda: f"{request.remote_addr} {request.scheme}")
+    response = app.test_client().get("/whoami", headers={
+        "X-Forwarded-For": "198.51.100.9, 203.0.113.7", "X-Forwarded-Proto": "https, https"})
+    scheme = "https" if proxies else "http"
+    assert response.get_data(as_text=True) == f"{seen} {scheme}"

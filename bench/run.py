@@ -1,0 +1,202 @@
+"""Run every benchmark present in bench/ and write bench/results.md: each DESIGN.md target beside the
+figure measured, with the machine and the settings.
+
+    python bench/run.py [--only http,search] [--timeout 1800] [--output bench/results.md]
+
+Each benchmark runs in its own subprocess (a crash or a missing system tool fails that one only); a
+script that is not there is reported as "not run". A benchmark reports its figures by printing lines
+`figure: <name> = <number> <unit>`; for scripts that print only a table, `EXTRACTORS` below reads the
+figures out of their output. Whatever a benchmark prints is kept, verbatim, in its own section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    script: str
+    args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Target:
+    what: str
+    figure: str  # key of a `figure:` line
+    limit: float
+    unit: str
+    at_most: bool = True  # False: the figure must be at least the limit
+
+
+@dataclass
+class Outcome:
+    benchmark: Benchmark
+    status: str  # ok | failed (exit N) | timeout | not run
+    seconds: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    figures: dict[str, float] = field(default_factory=dict)
+
+
+BENCHMARKS = (
+    Benchmark("http", "http.py"),
+    Benchmark("search", "search.py"),
+    Benchmark("freshness", "freshness.py"),
+    Benchmark("ldap_sync", "ldap_sync.py"),
+    Benchmark("federation", "federation.py"),
+)
+
+TARGETS = (
+    Target("Entry lookup over HTTP (reader, audited, 10 contacts) vs bare Flask, 2 workers",
+           "http.lookup_ratio", 60, "%", at_most=False),
+    Target("API worker RSS", "http.worker_rss", 150, "MB"),
+    Target("Search (text + filters) p95, 100,000 organisations", "search.search_p95", 20, "ms"),
+    Target("IP / ASN / domain lookup p95", "search.resolve_p95", 10, "ms"),
+    Target("Requester verification (Ed25519-signed message) p95", "verify.p95", 25, "ms"),
+    Target("LDAP full sync of 20,000 users, x ldap3 paging alone", "ldap.full_ratio", 2, "x"),
+    Target("LDAP no-change sync of 20,000 users, x ldap3 paging alone", "ldap.nochange_ratio", 2, "x"),
+    Target("Federation: first pull of 10,000 signed entries", "federation.first_pull", 60, "s"),
+    Target("Federation: incremental pull of 10 changes", "federation.incremental_pull", 1, "s"),
+    Target("Freshness pass over 100,000 entries", "freshness.pass", 10, "s"),
+)
+
+FIGURE = re.compile(r"^figure:\s*([\w.]+)\s*=\s*([-\d.]+)", re.MULTILINE)
+NUMBER = r"([\d.]+)"
+
+
+def _ldap(text: str) -> dict[str, float]:
+    """ldap_sync.py prints a table of median seconds; the targets are ratios to ldap3 paging alone."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        seconds = [float(m.group(1)) for c in cells[1:] if (m := re.fullmatch(NUMBER + r"\s*s?", c))]
+        if len(cells) > 1 and seconds:
+            rows[cells[0].lower()] = seconds[0]
+    floor = next((v for k, v in rows.items() if "ldap3" in k and "alone" in k), None)
+    found: dict[str, float] = {}
+    if floor:
+        for key, value in rows.items():
+            if "first" in key and "sync" in key:
+                found["ldap.full_ratio"] = value / floor
+            elif "no-change" in key or "no change" in key:
+                found["ldap.nochange_ratio"] = value / floor
+    return found
+
+
+EXTRACTORS: dict[str, Callable[[str], dict[str, float]]] = {"ldap_sync": _ldap}
+
+
+def run_one(bench: Benchmark, timeout: int, env: dict[str, str]) -> Outcome:
+    path = HERE / bench.script
+    if not path.exists():
+        return Outcome(bench, "not run", stderr=f"bench/{bench.script} is not in this checkout")
+    started = time.monotonic()
+    try:
+        # -P: the script's folder is not put first on sys.path, where bench/http.py would shadow the
+        # standard library's `http` package for every benchmark.
+        proc = subprocess.run([sys.executable, "-P", str(path), *bench.args], cwd=ROOT, env=env,
+                              timeout=timeout, capture_output=True, text=True, check=False)
+    except subprocess.TimeoutExpired as exc:
+        return Outcome(bench, f"timeout after {timeout} s", time.monotonic() - started,
+                       _text(exc.stdout), _text(exc.stderr))
+    outcome = Outcome(bench, "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})",
+                      time.monotonic() - started, proc.stdout, proc.stderr)
+    outcome.figures = {m.group(1): float(m.group(2)) for m in FIGURE.finditer(proc.stdout)}
+    extractor = EXTRACTORS.get(bench.name)
+    if extractor is not None:
+        outcome.figures = {**extractor(proc.stdout), **outcome.figures}
+    return outcome
+
+
+def _text(data: bytes | str | None) -> str:
+    return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
+
+
+def machine() -> list[str]:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor() or "unknown")
+    mem = re.search(r"MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text())
+    load = os.getloadavg()
+    return [f"- CPU: {cpu}; `nproc` = {os.cpu_count()}",
+            f"- Memory: {int(mem.group(1)) / 1024 / 1024:.1f} GiB" if mem else "- Memory: unknown",
+            f"- Load average when the run started: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+            "(other processes on the machine share the CPUs; ratios are measured within one run)",
+            f"- {platform.platform()}; Python {platform.python_version()}; SQLite "
+            f"{__import__('sqlite3').sqlite_version}",
+            f"- Database: {os.environ.get('DIRECTORY_DATABASE_URL') or 'SQLite (each benchmark its own)'}"]
+
+
+def verdict(target: Target, figure: float | None) -> str:
+    if figure is None:
+        return "n/a"
+    met = figure <= target.limit if target.at_most else figure >= target.limit
+    return "met" if met else "**not met**"
+
+
+def render(outcomes: list[Outcome], started: str) -> str:
+    figures: dict[str, float] = {}
+    for outcome in outcomes:
+        figures.update(outcome.figures)
+    owner = {t.figure: t.figure.split(".")[0] for t in TARGETS}
+    status = {o.benchmark.name.split("_")[0]: o.status for o in outcomes}
+    lines = ["# Benchmark results", "", f"Written by `make bench` (bench/run.py), {started} UTC.", "",
+             "## Machine and settings", "", *machine(), "", "## Targets (DESIGN.md)", "",
+             "| target | required | measured | verdict |", "|---|---:|---:|---|"]
+    for target in TARGETS:
+        value = figures.get(target.figure)
+        required = f"{'≤' if target.at_most else '≥'} {target.limit:g} {target.unit}"
+        if value is not None:
+            measured = f"{value:.3g} {target.unit}"
+        else:
+            bench = owner[target.figure]
+            measured = f"not measured ({status.get(bench, 'no benchmark')})"
+        lines.append(f"| {target.what} | {required} | {measured} | {verdict(target, value)} |")
+    lines += ["", "## Benchmarks", ""]
+    for outcome in outcomes:
+        lines += [f"## {outcome.benchmark.name} (bench/{outcome.benchmark.script}): {outcome.status}"
+                  + (f", {outcome.seconds:.0f} s" if outcome.seconds else ""), ""]
+        if outcome.stdout.strip():
+            lines += [outcome.stdout.strip(), ""]
+        if outcome.status != "ok" and outcome.stderr.strip():
+            lines += ["```", *outcome.stderr.strip().splitlines()[-15:], "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", default="", help="comma-separated benchmark names (default: all)")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per benchmark")
+    parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    args = parser.parse_args()
+    wanted = {n for n in args.only.split(",") if n}
+    started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    outcomes = []
+    for bench in BENCHMARKS:
+        if wanted and bench.name not in wanted:
+            continue
+        print(f"bench: {bench.name} ...", flush=True)
+        outcome = run_one(bench, args.timeout, env)
+        print(f"bench: {bench.name}: {outcome.status} ({outcome.seconds:.0f} s)", flush=True)
+        outcomes.append(outcome)
+    args.output.write_text(render(outcomes, started))
+    print(f"bench: wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
