@@ -9,6 +9,7 @@ locked" under WAL (TRAPS.md 23).
 from __future__ import annotations
 
 from collections.abc import Iterator
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -63,12 +64,18 @@ def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
 
 
+# SQLite has one writer at a time; a thread that finds the write lock taken sleeps in SQLite's busy
+# handler (1, 2, 5 ... 100 ms steps) however soon the lock is free. Threads of one process queue on this
+# lock instead, so only the other processes' writers ever wait in the busy handler.
+_sqlite_writer = threading.Lock()
+
+
 @contextmanager
 def write() -> Iterator[None]:
     """A write transaction (nested calls become savepoints)."""
     db: Any = database.obj
     if isinstance(db, peewee.SqliteDatabase) and not db.in_transaction():
-        with db.atomic("IMMEDIATE"):
+        with _sqlite_writer, db.atomic("IMMEDIATE"):
             yield
     else:
         with db.atomic():

@@ -30,9 +30,11 @@ def spend(actor: Actor, reads: int = 1) -> None:
             retry = max(1, (oldest + WINDOW_HOURS) * HOUR - runtime.now())
             raise TooManyRequests(f"read quota of {limit} restricted reads per 24 hours reached", retry)
         current = next((b for b in buckets if b.hour == hour), None)
-        if current is None:
-            ReadUsage.create(account_id=actor.account_id, hour=hour, count=reads)
-        else:
+        if current is not None:
             ReadUsage.update(count=ReadUsage.count + reads).where(ReadUsage.id == current.id).execute()
+            return
+        ReadUsage.create(account_id=actor.account_id, hour=hour, count=reads)
+        # Buckets that left the window are dropped when an hour's first read opens a new one, not on
+        # every read (the sum above ignores them anyway): one statement less in the write lock.
         ReadUsage.delete().where((ReadUsage.account_id == actor.account_id) &
                                  (ReadUsage.hour <= hour - WINDOW_HOURS)).execute()
