@@ -8,8 +8,8 @@ locked" under WAL (TRAPS.md 23).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
