@@ -78,26 +78,45 @@ FIGURE = re.compile(r"^figure:\s*([\w.]+)\s*=\s*([-\d.]+)", re.MULTILINE)
 NUMBER = r"([\d.]+)"
 
 
-def _ldap(text: str) -> dict[str, float]:
-    """ldap_sync.py prints a table of median seconds; the targets are ratios to ldap3 paging alone."""
+def _table_rows(text: str) -> dict[str, list[str]]:
     rows = {}
     for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        seconds = [float(m.group(1)) for c in cells[1:] if (m := re.fullmatch(NUMBER + r"\s*s?", c))]
-        if len(cells) > 1 and seconds:
-            rows[cells[0].lower()] = seconds[0]
-    floor = next((v for k, v in rows.items() if "ldap3" in k and "alone" in k), None)
-    found: dict[str, float] = {}
-    if floor:
-        for key, value in rows.items():
-            if "first" in key and "sync" in key:
-                found["ldap.full_ratio"] = value / floor
-            elif "no-change" in key or "no change" in key:
-                found["ldap.nochange_ratio"] = value / floor
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[cells[0].lower()] = cells[1:]
+    return rows
+
+
+def _ldap(text: str) -> dict[str, float]:
+    """ldap_sync.py prints a table whose last column is the time as a multiple of ldap3's floor."""
+    found = {}
+    for step, cells in _table_rows(text).items():
+        key = ("ldap.full_ratio" if step.startswith("whole sync, first run") else
+               "ldap.nochange_ratio" if step.startswith("whole sync, no change") else None)
+        if key and cells and re.fullmatch(NUMBER, cells[-1]):
+            found[key] = float(cells[-1])
     return found
 
 
-EXTRACTORS: dict[str, Callable[[str], dict[str, float]]] = {"ldap_sync": _ldap}
+def _freshness(text: str) -> dict[str, float]:
+    """freshness.py prints one line per timed step; the scheduled pass's first run is the target's."""
+    match = re.search(r"check, first pass\s+" + NUMBER + r" s", text)
+    return {"freshness.pass": float(match.group(1))} if match else {}
+
+
+def _federation(text: str) -> dict[str, float]:
+    found = {}
+    first = re.search(r"first pull: \d+ entries .* in " + NUMBER + r" s", text)
+    again = re.search(r"incremental pull: \d+ changes in " + NUMBER + r" ms", text)
+    if first:
+        found["federation.first_pull"] = float(first.group(1))
+    if again:
+        found["federation.incremental_pull"] = float(again.group(1)) / 1000
+    return found
+
+
+EXTRACTORS: dict[str, Callable[[str], dict[str, float]]] = {
+    "ldap_sync": _ldap, "freshness": _freshness, "federation": _federation}
 
 
 def run_one(bench: Benchmark, timeout: int, env: dict[str, str]) -> Outcome:

@@ -17,10 +17,11 @@ def scheduler_command(only: tuple[str, ...], run_for: float | None) -> None:
     """Run the scheduled jobs (one process per deployment; leases make a second one harmless)."""
     import logging
 
-    from directory import scheduler
+    from directory import logs, scheduler
 
     settings = setup()
     logging.basicConfig(level=settings["LOG_LEVEL"], format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings["LOG_LEVEL"])  # the directory's own lines as JSON, like `directory serve`
     try:
         scheduler.run(only, run_for)
     except ValueError as exc:
