@@ -16,6 +16,8 @@ OPEN_NOW_SCAN candidates in that order, and then paginated.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +26,9 @@ from typing import Any
 
 import peewee
 
-from directory import db, documents, freshness, hours, runtime
+from directory import audit, db, documents, freshness, hours, quota, runtime
 from directory.actors import Actor
+from directory.errors import Forbidden
 from directory.models.entries import Organisation, OrgFacet
 from directory.models.search import SearchEntry
 from directory.search_sql import tokens
@@ -34,6 +37,12 @@ DAY = 86400
 MAX_QUERY_TOKENS = 16
 OPEN_NOW_SCAN = 5000
 FACETS = ("language", "service_type", "request_type")
+MAX_EXPORT = 1000
+CSV_COLUMNS = ("id", "name", "kind", "country", "status", "website", "switchboard_phone", "languages",
+               "official_email_domains", "emergency_channel", "open_now", "contacts")
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such cells get a
+# leading apostrophe, which spreadsheets show as text. Phone numbers in E.164 ("+49...") get it too.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -192,3 +201,39 @@ def _item(row: dict[str, Any], now: int, tz: str | None) -> dict[str, Any]:
     item["confirmed_at"] = documents.iso(row["confirmed_at"])
     item["reachable"] = reachable(row["hours"], now, tz)
     return item
+
+
+def export_csv(query: Query, actor: Actor, limit: int = MAX_EXPORT) -> str:
+    """Results (up to `limit`, in result order) as CSV with their active contacts: readers only."""
+    if not actor.can_read_restricted:
+        raise Forbidden("the CSV export lists contacts: it needs a reader account")
+    now = runtime.now()
+    ids = matching_ids(query, actor, limit)
+    rows = {row["entry_id"]: row for row in _dicts(
+        SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours, *STATUS_COLUMNS,
+                           Organisation.reader_view)
+        .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
+        .where(SearchEntry.entry_id.in_(ids)))}
+    if ids:
+        quota.spend(actor, len(ids))
+        audit.record(actor, "read.search_export", None, "ok", {"count": len(ids)})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry_id in ids:
+        writer.writerow([_cell(value) for value in _csv_row(rows[entry_id], now, query.tz)])
+    return out.getvalue()
+
+
+def _csv_row(row: dict[str, Any], now: int, tz: str | None) -> list[Any]:
+    item = _item(row, now, tz)
+    contacts = json.loads(row["reader_view"]).get("contacts", [])
+    return [item["id"], item["name"], item["kind"], item["country"], item["status"], item.get("website"),
+            item.get("switchboard_phone"), " ".join(item.get("languages", [])),
+            " ".join(item.get("official_email_domains", [])), item["emergency_channel"],
+            item["reachable"]["open_now"], "; ".join(f"{c['display_name']} <{c['email']}>" for c in contacts)]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text

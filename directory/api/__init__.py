@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import Flask, request
 
 from directory.api import accounts, contacts, errors, federation, freshness, health, organisations, versions
+from directory.api import search as search_api
 from directory.api.auth import load_actor
 
 BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp,
               health.blp, federation.wellknown, federation.blp)
+# Finding a counterpart and verifying a requester (search, resolve, verify, exports).
+BLUEPRINTS += (search_api.blp,)
 
 
 def init_app(app: Flask) -> errors.DirectoryApi:
