@@ -43,4 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from directory import api
 
     api.init_app(app)
+    from directory import web
+
+    web.init_app(app)
     return app

@@ -59,3 +59,38 @@ def revoke(account_id: int) -> None:
         click.echo(f"{accounts.revoke_tokens(account_id, ADMIN_CLI)} token(s) revoked")
 
     run()
+
+
+@accounts_group.command("set-password")
+@click.argument("account_id", type=int)
+@click.password_option(help="New password (at least 12 characters); prompted for when not given.")
+def set_password(account_id: int, password: str) -> None:
+    """Set the web sign-in password of an account (argon2 hash; ends its open web sessions)."""
+    from directory import accounts
+    from directory.cli import with_database
+
+    @with_database
+    def run() -> None:
+        accounts.set_password(account_id, password)
+        click.echo(f"password of account {account_id} set")
+
+    run()
+
+
+@accounts_group.command("enable-totp")
+@click.argument("account_id", type=int)
+def enable_totp(account_id: int) -> None:
+    """Give an account a new TOTP secret and print it with its otpauth:// URI (shown only now)."""
+    from directory import runtime
+    from directory.cli import with_database
+    from directory.web import signin
+
+    @with_database
+    def run() -> None:
+        secret = signin.enable_totp(account_id, ADMIN_CLI)
+        issuer = f"Contact-point directory {runtime.settings()['NODE_ID']}"
+        click.echo(f"TOTP enabled for account {account_id}; add it to the authenticator app:")
+        click.echo(signin.provisioning_uri(account_id, secret, issuer))
+        click.echo(secret)
+
+    run()

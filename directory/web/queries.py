@@ -1,0 +1,209 @@
+"""Every domain call the web pages make, in one place (no Flask here).
+
+The pages were built while search/resolve/verify (issue 4), freshness (issue 6), LDAP sync and
+federation were being written; each of those is imported where used, and a missing module makes its
+page say "not available on this node" instead of failing, so switching a page to a new capability is a
+change in this file only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import ModuleType
+from typing import Any
+
+from directory import hours, organisations, runtime, validators
+from directory.actors import Actor
+from directory.errors import InvalidInput
+from directory.models.entries import Organisation
+
+FILTER_NAMES = ("country", "kind", "language", "request_type", "service_type")
+_ASN = re.compile(r"^(?:as)?(\d{1,10})$", re.IGNORECASE)
+
+
+def optional(module: str) -> ModuleType | None:
+    """A capability module, or None when this node's code does not have it (yet)."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        return None
+
+
+@dataclass(frozen=True)
+class Results:
+    items: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+    how: str  # text | ip | asn | domain | email: how the box's input was understood
+    notes: list[str] = field(default_factory=list)
+
+
+def understand(text: str) -> tuple[str, str]:
+    """What the one search box was given: an IP address, an AS number, an email, a domain or a name."""
+    value = text.strip()
+    if not value or " " in value:
+        return "text", value
+    try:
+        ipaddress.ip_address(value)
+        return "ip", value
+    except ValueError:
+        pass
+    asn = _ASN.match(value)
+    if asn:
+        return "asn", asn.group(1)
+    if "@" in value:
+        return "email", value
+    if "." in value:
+        try:
+            return "domain", validators.domain(value)
+        except ValueError:
+            pass
+    return "text", value
+
+
+def search(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
+           per_page: int = 20) -> Results:
+    how, value = understand(text)
+    resolver = optional("directory.resolve")
+    if how != "text" and resolver is not None:
+        answer = resolver.resolve({how: value}, actor, tz=tz)
+        items = [{**m["organisation"], "reachable": m["reachable"], "matched": m.get("matched")}
+                 for m in answer["matches"]]
+        items = [i for i in items if _passes(i, filters)]
+        if items or how != "domain":
+            return Results(items, len(items), 1, max(len(items), 1), how)
+    finder = optional("directory.search")
+    if finder is None:
+        return _listed(value, filters, actor, tz, page, per_page)
+    query = finder.Query(text=value if how == "text" else text.strip(), tz=tz,
+                         emergency=bool(filters.get("emergency")), open_now=bool(filters.get("open_now")),
+                         **{k: filters.get(k) or None for k in FILTER_NAMES})
+    found = finder.search(query, actor, page, per_page)
+    return Results(found.items, found.total, found.page, found.per_page, "text")
+
+
+def _passes(item: dict[str, Any], filters: dict[str, Any]) -> bool:
+    return all(not filters.get(k) or item.get(k) == filters[k] for k in ("country", "kind"))
+
+
+def _listed(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
+            per_page: int) -> Results:
+    """Without the search module: organisations whose name contains the text."""
+    chosen = {k: filters.get(k) for k in FILTER_NAMES if filters.get(k)}
+    listed = organisations.list_page(actor, {**chosen, "name": text}, page, per_page)
+    items = [{**item, "reachable": reachable_now(item.get("working_hours"), item["timezone"], tz)}
+             for item in listed.items]
+    return Results(items, listed.total, page, per_page, "text",
+                   ["full-text search is not available on this node: names were matched"])
+
+
+def reachable_now(schedule: dict[str, Any] | None, org_tz: str, viewer_tz: str,
+                  always_open: bool = False) -> dict[str, Any]:
+    """Open or closed now, until when or from when, with instants in the viewer's zone too."""
+    at = datetime.fromtimestamp(runtime.now(), UTC)
+    answer = hours.reachability({"always_open": True} if always_open else schedule, org_tz, at)
+    return answer.in_zone(viewer_tz)
+
+
+def organisation_page(entry_id: str, actor: Actor, tz: str) -> dict[str, Any]:
+    """What the organisation page shows: the view the actor may see, reachable-now and history."""
+    view, info = organisations.read(entry_id, actor)
+    org_tz = view["timezone"]
+    view["reachable"] = reachable_now(view.get("working_hours"), org_tz, tz)
+    for contact in view.get("contacts", []):
+        contact["reachable"] = reachable_now(contact.get("working_hours") or view.get("working_hours"),
+                                             org_tz, tz)
+    for channel in view.get("emergency_channels", []):
+        channel["reachable"] = reachable_now(channel.get("working_hours"), org_tz, tz,
+                                             channel.get("always_open", False))
+    view["history"] = organisations.history(entry_id, actor)
+    view["current_version"] = info.version
+    view["local_registrar"] = view.get("registrar") == runtime.settings()["NODE_ID"]
+    return view
+
+
+def verify_available() -> bool:
+    return optional("directory.verify") is not None
+
+
+def verify(form: dict[str, str], actor: Actor) -> dict[str, Any]:
+    """The verdict on a requester: checks in plain language and the call-back path from the directory."""
+    checker = optional("directory.verify")
+    if checker is None:
+        raise InvalidInput("requester verification is not available on this node")
+    given = {k: v.strip() or None for k, v in form.items()}
+    request = checker.Request(email=given.get("email"), phone=given.get("phone"),
+                              request_type=given.get("request_type"),
+                              signed_message=given.get("message"))
+    result: dict[str, Any] = checker.verify(request, actor)
+    return result
+
+
+def freshness_report() -> list[dict[str, Any]]:
+    """Every current entry that is not fresh, worst first, with its reasons."""
+    from directory import freshness
+
+    rows = []
+    for row in Organisation.select().where(~Organisation.deleted).order_by(Organisation.name):
+        status = freshness.row_status(row)
+        if status.status != "fresh":
+            rows.append({"id": row.entry_id, "name": row.name, "status": status.status,
+                         "reasons": status.reasons, "confirmed_at": row.confirmed_at,
+                         "not_after": row.not_after})
+    rows.sort(key=lambda r: -freshness.RANK[str(r["status"])])
+    return rows
+
+
+def sync_overview() -> dict[str, Any] | None:
+    """Configured LDAP sources and each source's last runs; None when sync is not part of this node."""
+    if optional("directory.models.sync") is None:
+        return None
+    from directory.models.sync import SyncRun
+
+    configured: dict[str, Any] = {}
+    path = str(runtime.settings().get("SYNC_CONFIG") or "")
+    config_error = None
+    if path:
+        try:
+            from directory.sync.config import load_sources
+
+            configured = load_sources(path)
+        except Exception as exc:  # the admin page shows a broken file instead of failing
+            config_error = str(exc)
+    runs = list(SyncRun.select().order_by(SyncRun.started_at.desc(), SyncRun.id.desc()).limit(200))
+    names = sorted(set(configured) | {r.source for r in runs})
+    sources = [{"name": name, "configured": name in configured,
+                "organisation": getattr(configured.get(name), "organisation", None),
+                "runs": [_run(r) for r in runs if r.source == name][:5]} for name in names]
+    return {"path": path, "error": config_error, "sources": sources}
+
+
+def _run(row: Any) -> dict[str, Any]:
+    return {"started_at": row.started_at, "finished_at": row.finished_at, "outcome": row.outcome,
+            "forced": row.forced, "version": row.version, "counts": json.loads(row.counts or "{}"),
+            "message": row.message}
+
+
+def peers_overview() -> list[dict[str, Any]] | None:
+    """Federation peers and the state of their last pull; None when federation is not part of this node."""
+    if optional("directory.models.federation") is None:
+        return None
+    from directory.models.federation import Peer, PeerState
+
+    out = []
+    for peer in Peer.select().order_by(Peer.name):
+        state = PeerState.get_or_none(PeerState.peer == peer.id)
+        out.append({"name": peer.name, "url": peer.url, "node_id": peer.node_id,
+                    "fingerprint": peer.fingerprint, "countries": peer.countries, "kinds": peer.kinds,
+                    "size": state.size if state else 0,
+                    "valid_until": state.valid_until if state else None,
+                    "last_success_at": state.last_success_at if state else None,
+                    "last_error": state.last_error if state else None,
+                    "last_error_at": state.last_error_at if state else None})
+    return out

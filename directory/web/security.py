@@ -1,0 +1,102 @@
+"""What every web page shares for safety: the session's actor, CSRF tokens, security headers.
+
+Web pages and the API are kept apart on purpose: the session cookie is honoured only on web paths, the
+API keeps bearer tokens (a cookie sent automatically by a browser must never authorise an API call).
+CSRF uses a synchronizer token kept in the (signed, HttpOnly, SameSite) session and a hidden form field.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+
+from flask import Flask, Response, g, request, session
+
+from directory import runtime
+from directory.actors import Actor
+from directory.api.auth import client_address
+from directory.api.errors import JSON_PREFIXES
+from directory.errors import BadRequest
+from directory.web import signin
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def is_web_path(path: str) -> bool:
+    return not path.startswith(JSON_PREFIXES)
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _check_csrf() -> None:
+    expected = session.get("csrf")
+    sent = request.form.get("csrf_token", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), sent.encode()):
+        raise BadRequest("This form has expired or was not sent from this site. Reload the page and try "
+                         "again.")
+
+
+def _load_actor() -> None:
+    actor: Actor | None = None
+    account_id = session.get("account_id")
+    if isinstance(account_id, int):
+        actor = signin.session_actor(account_id, str(session.get("stamp", "")),
+                                     int(session.get("at", 0)), client_address())
+        if actor is None:
+            session.clear()
+    g.actor = actor or Actor.anonymous(client_address())
+
+
+def start_session(signed_in: signin.SignedIn) -> None:
+    """A fresh session (new CSRF token too) so nothing from before sign-in carries over."""
+    session.clear()
+    session.permanent = True
+    session.update(account_id=signed_in.actor.account_id, stamp=signed_in.stamp, at=runtime.now())
+
+
+def end_session() -> None:
+    session.clear()
+
+
+def _headers(response: Response) -> Response:
+    if is_web_path(request.path):
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if response.mimetype == "text/html":
+            response.headers["Cache-Control"] = "no-store"  # pages may hold restricted data
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _web_request() -> None:
+        if not is_web_path(request.path) or request.path.startswith("/assets/"):
+            return
+        _load_actor()
+        if request.method not in SAFE_METHODS:
+            _check_csrf()
+
+    app.after_request(_headers)
+
+    @app.teardown_request
+    def _forget(_exc: BaseException | None) -> None:
+        # Per-request state must not outlive the request, also where an app context is shared
+        # (tests): an API call after a page must never see the page's signed-in actor.
+        if is_web_path(request.path):
+            for name in ("actor", "viewer_tz", "_flask_babel"):
+                g.pop(name, None)

@@ -1,0 +1,109 @@
+"""Web sign-in: password (argon2) and TOTP, lockout after repeated failures, no account enumeration.
+
+Plain Python (no Flask): the web views call `sign_in` and keep only the account id in the session.
+Every failure looks the same to the visitor — unknown name, wrong password, wrong or missing code,
+disabled or locked account — and costs the same argon2 work, so the answer reveals nothing about which
+accounts exist. Publishers and admins must use TOTP (DESIGN.md: Accounts); readers may add it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pyotp
+
+from directory import accounts, audit, db, runtime
+from directory.actors import Actor
+from directory.errors import NotFound, Unauthenticated
+from directory.models.accounts import Account
+
+LOCK_AFTER = 5  # failed attempts in a row
+LOCK_SECONDS = 15 * 60
+SESSION_SECONDS = 12 * 3600  # a signed-in session lasts one working shift at most
+TOTP_ROLES = frozenset({"publisher", "admin"})
+FAILED = "Sign-in failed: check the name, password and code. Repeated failures lock the account for a while."
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    actor: Actor
+    stamp: str  # binds the session to the current password: changing it ends every session
+
+
+def stamp(account: Account) -> str:
+    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:20]
+
+
+def needs_totp(account: Account) -> bool:
+    return account.role in TOTP_ROLES or bool(account.totp_secret)
+
+
+def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn:
+    """The signed-in actor, or Unauthenticated with one message for every kind of failure."""
+    account = Account.get_or_none(Account.name == name.strip()) if name.strip() else None
+    now = runtime.now()
+    if account is None or account.disabled or account.locked_until > now:
+        accounts.check_password(Account(password_hash=None), password)  # same argon2 cost as a real try
+        audit.record(Actor.anonymous(client), "signin", f"account:{account.id}" if account else None,
+                     "refused", {"why": "unknown" if account is None else "disabled_or_locked"})
+        raise Unauthenticated(FAILED)
+    ok = accounts.check_password(account, password)
+    if ok and needs_totp(account):
+        ok = account.totp_secret is not None and _totp_ok(account.totp_secret, code, now)
+    with db.write():
+        if not ok:
+            failures = account.failed_logins + 1
+            locked = now + LOCK_SECONDS if failures >= LOCK_AFTER else account.locked_until
+            Account.update(failed_logins=0 if failures >= LOCK_AFTER else failures,
+                           locked_until=locked).where(Account.id == account.id).execute()
+            audit.record(Actor.anonymous(client), "signin", f"account:{account.id}", "failed",
+                         {"locked": failures >= LOCK_AFTER})
+        else:
+            Account.update(failed_logins=0).where(Account.id == account.id).execute()
+            audit.record(accounts.actor_for(account, client), "signin", f"account:{account.id}", "ok", {})
+    if not ok:
+        raise Unauthenticated(FAILED)
+    return SignedIn(accounts.actor_for(account, client), stamp(account))
+
+
+def _totp_ok(secret: str, code: str, now: int) -> bool:
+    digits = "".join(ch for ch in code if ch.isdigit())
+    # One step either side absorbs clock drift between the phone and the server.
+    return len(digits) == 6 and pyotp.TOTP(secret).verify(digits, for_time=now, valid_window=1)
+
+
+def session_actor(account_id: int, session_stamp: str, signed_in_at: int,
+                  client: str | None) -> Actor | None:
+    """The actor of a session cookie, or None when the session is no longer good."""
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None or account.disabled or session_stamp != stamp(account):
+        return None
+    if not 0 <= runtime.now() - signed_in_at < SESSION_SECONDS:
+        return None
+    return accounts.actor_for(account, client)
+
+
+def enable_totp(account_id: int, by: Actor) -> str:
+    """A new TOTP secret for an account (printed once by the CLI); replaces any previous one."""
+    secret = pyotp.random_base32()
+    with db.write():
+        if Account.update(totp_secret=secret).where(Account.id == account_id).execute() != 1:
+            raise NotFound(f"no account {account_id}")
+        audit.record(by, "account.enable_totp", f"account:{account_id}", "ok", {})
+    return secret
+
+
+def provisioning_uri(account_id: int, secret: str, issuer: str) -> str:
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return pyotp.TOTP(secret).provisioning_uri(name=account.name, issuer_name=issuer)
+
+
+def unlock(account_id: int, by: Actor) -> None:
+    with db.write():
+        if Account.update(failed_logins=0, locked_until=0).where(Account.id == account_id).execute() != 1:
+            raise NotFound(f"no account {account_id}")
+        audit.record(by, "account.unlock", f"account:{account_id}", "ok", {})
+

@@ -1,0 +1,141 @@
+"""Web pages through the Flask test client: search, organisation page, sign-in, publishing, admin."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from directory import entries, runtime
+from tests import factories
+from tests.conftest import ADMIN
+from tests.web.conftest import WebAccount, csrf_from, sign_in
+
+WEDNESDAY_11_BERLIN = datetime(2027, 1, 13, 10, 0, tzinfo=UTC).timestamp()
+SATURDAY_13_BERLIN = datetime(2027, 1, 16, 12, 0, tzinfo=UTC).timestamp()
+
+
+def text(response: Any) -> str:
+    return str(response.get_data(as_text=True))
+
+
+def banner(html: str) -> str:
+    found = re.search(r'<div class="reach [a-z]+ banner"[^>]*>(.*?)</div>', html, re.S)
+    assert found, "no open/closed banner on the page"
+    return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
+
+
+def test_search_by_domain_finds_the_organisation(client: FlaskClient, make_org: Callable[..., str],
+                                                 clock: Callable[[float], None]) -> None:
+    clock(WEDNESDAY_11_BERLIN)
+    entry_id = make_org()
+    make_org(name="Other Networks", domains=["other.example"], official_email_domains=["other.example"])
+    html = text(client.get("/?q=telecom.example"))
+    assert "1 result" in html
+    assert f'href="/organisations/{entry_id}"' in html
+    assert "Service provider" in html and "Country: DE" in html and "Open now" in html
+    assert re.search(r'class="badge status-(fresh|due)">(Fresh|Due for review)<', html)
+    assert "Other Networks" not in html
+
+
+def test_banner_open_now_in_both_zones(client: FlaskClient, make_org: Callable[..., str],
+                                       clock: Callable[[float], None]) -> None:
+    clock(WEDNESDAY_11_BERLIN)
+    entry_id = make_org()
+    html = text(client.get(f"/organisations/{entry_id}?tz=Asia/Baku"))
+    assert banner(html) == ("Open now — until 17:00 (Europe/Berlin); your time 20:00 (Asia/Baku)")
+
+
+def test_banner_closed_says_when_it_opens_in_the_viewers_zone(
+        client: FlaskClient, make_org: Callable[..., str], clock: Callable[[float], None]) -> None:
+    clock(SATURDAY_13_BERLIN)
+    entry_id = make_org()
+    html = text(client.get(f"/organisations/{entry_id}"))
+    assert banner(html) == ("Closed — opens at Mon 18 Jan, 08:00 (Europe/Berlin); "
+                            "your time Mon 18 Jan, 07:00 (UTC)")
+    assert "“your time” is UTC" in html  # the default zone is stated on the page
+    response = client.get(f"/organisations/{entry_id}?tz=America/New_York")
+    assert "your time Mon 18 Jan, 02:00 (America/New_York)" in banner(text(response))
+    assert "tz=America/New_York" in response.headers["Set-Cookie"]
+    # the zone is remembered for the next page
+    assert "(America/New_York)" in banner(text(client.get(f"/organisations/{entry_id}")))
+
+
+def test_search_by_ip_asn_email_and_name(client: FlaskClient, make_org: Callable[..., str]) -> None:
+    entry_id = make_org()
+    for query in ("192.0.2.77", "AS64500", "64500", "someone@telecom.example", "Example Telecom", "telecom"):
+        html = text(client.get("/", query_string={"q": query}))
+        assert f'href="/organisations/{entry_id}"' in html, query
+
+
+def test_filters_narrow_the_results(client: FlaskClient, make_org: Callable[..., str]) -> None:
+    make_org()
+    police = make_org(**factories.police())
+    html = text(client.get("/", query_string={"kind": "law_enforcement"}))
+    assert f'href="/organisations/{police}"' in html and "Example Telecom" not in html
+    html = text(client.get("/", query_string={"country": "de", "kind": "law_enforcement"}))
+    assert "0 results" in html
+
+
+def test_security_headers_on_pages(client: FlaskClient) -> None:
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp and "script-src" not in csp
+    assert "default-src 'none'" in csp and "style-src 'self'" in csp
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    html = text(response)
+    assert "<script" not in html and "style=" not in html and "<style" not in html
+    with client.get("/assets/style.css") as css:
+        assert css.status_code == 200 and css.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_errors_are_html_pages_and_the_api_keeps_json(client: FlaskClient) -> None:
+    response = client.get("/organisations/urn:cpd:node-a.example:nothing-here")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert "Page not found" in text(response) and "no organisation" in text(response)
+    response = client.get("/no/such/page")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    api = client.get("/api/v1/organisations/urn:cpd:node-a.example:nothing-here")
+    assert api.status_code == 404 and api.get_json()["status"] == "Not Found"
+
+
+def test_organisation_page_shows_programme_services_keys_signatures_and_history(
+        client: FlaskClient, make_org: Callable[..., str]) -> None:
+    programme = {"description": "We answer lawful requests.",
+                 "procedures": [{"request_type": "preservation", "text": "Send the order by email."}],
+                 "documentation": {"legal_basis": "A court order", "reference_number_required": True},
+                 "response_times": [{"request_type": "subscriber_info", "typical_hours": 48}]}
+    entry_id = make_org(programme=programme)
+    entries.update(entry_id, {"name": "Example Telecom GmbH"}, ADMIN)
+    html = text(client.get(f"/organisations/{entry_id}"))
+    for shown in ("We answer lawful requests.", "Send the order by email.", "A court order",
+                  "Preservation", "Subscriber information", "48", "Mail", "Subscriber data",
+                  "kept 180 days", "Threat to life only", "Signed by the registrar node", "AS64500",
+                  "192.0.2.0/24", "+49 30 901820".replace(" ", "")):
+        assert shown in html, shown
+    assert runtime.node_key().fingerprint in html  # full fingerprint, never a short id
+    history = html[html.index('id="s-history"'):]
+    assert history.count("<tr><td>") == 2
+
+
+def test_admin_pages_for_admins_only(client: FlaskClient, web_account: Callable[..., WebAccount],
+                                     make_org: Callable[..., str], clock: Callable[[float], None]) -> None:
+    clock(WEDNESDAY_11_BERLIN)
+    make_org(emergency_channels=[{"kind": "phone", "value": "+49 30 901821", "conditions": "Life only"}])
+    reader = web_account("reader")
+    sign_in(client, reader)
+    assert client.get("/admin/accounts").status_code == 403
+    client.post("/sign-out", data={"csrf_token": csrf_from(text(client.get("/")))})
+    sign_in(client, web_account("admin"))
+    assert "Sign out" in text(client.get("/admin/"))
+    accounts_page = text(client.get("/admin/accounts"))
+    assert reader.name in accounts_page and "TOTP" in accounts_page
+    freshness = text(client.get("/admin/freshness"))
+    assert "emergency line 1 (phone) has never been tested" in freshness
+    assert client.get("/admin/ldap").status_code == 200
+    assert client.get("/admin/federation").status_code == 200

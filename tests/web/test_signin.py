@@ -1,0 +1,139 @@
+"""Web sign-in: password and TOTP, lockout, no account enumeration, cookies, CSRF, API separation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pyotp
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+
+from directory import runtime
+from directory.models.accounts import Account
+from directory.web import signin
+from tests.conftest import row_counts
+from tests.web.conftest import WebAccount, csrf_from, locked, sign_in
+
+
+def _post(client: FlaskClient, name: str, password: str, code: str = "") -> tuple[int, str]:
+    token = csrf_from(client.get("/sign-in").get_data(as_text=True))
+    response = client.post("/sign-in", data={"name": name, "password": password, "code": code,
+                                             "csrf_token": token})
+    found = re.search(r'role="alert"><p>(.*?)</p>', response.get_data(as_text=True))
+    return response.status_code, found.group(1) if found else ""
+
+
+def _signed_in_as(client: FlaskClient) -> str | None:
+    found = re.search(r"Signed in as ([^<]+)</a>", client.get("/").get_data(as_text=True))
+    return found.group(1) if found else None
+
+
+def test_publisher_needs_password_and_totp(client: FlaskClient, make_org: Callable[..., str],
+                                           web_account: Callable[..., WebAccount]) -> None:
+    publisher = web_account("publisher", make_org())
+    assert _post(client, publisher.name, publisher.password)[0] == 401  # no code
+    assert _post(client, publisher.name, publisher.password, "000000")[0] == 401
+    assert _signed_in_as(client) is None
+    sign_in(client, publisher)
+    assert _signed_in_as(client) == publisher.name
+
+
+def test_publisher_without_totp_cannot_sign_in(client: FlaskClient, make_org: Callable[..., str],
+                                               web_account: Callable[..., WebAccount]) -> None:
+    publisher = web_account("publisher", make_org(), totp=False)
+    assert _post(client, publisher.name, publisher.password)[0] == 401
+    assert _signed_in_as(client) is None
+
+
+def test_reader_signs_in_with_password_alone_and_signs_out(
+        client: FlaskClient, web_account: Callable[..., WebAccount]) -> None:
+    reader = web_account("reader")
+    sign_in(client, reader)
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Strict"
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
+    assert _signed_in_as(client) is None
+
+
+def test_failures_look_alike_and_lock_the_account(client: FlaskClient,
+                                                  web_account: Callable[..., WebAccount],
+                                                  clock: Callable[[float], None]) -> None:
+    reader = web_account("reader")
+    unknown = _post(client, "nobody-of-that-name", "whatever password")
+    for _ in range(signin.LOCK_AFTER - 1):
+        assert _post(client, reader.name, "wrong password!") == unknown
+    assert not locked(reader)
+    assert _post(client, reader.name, "wrong password!") == unknown
+    assert locked(reader)
+    # Locked: even the right password is refused, with the same answer as for an unknown name.
+    assert _post(client, reader.name, reader.password) == unknown
+    assert unknown[0] == 401 and "Sign-in failed" in unknown[1]
+    unlocks_at = Account.get_by_id(reader.account_id).locked_until
+    clock(unlocks_at - 1)
+    assert _post(client, reader.name, reader.password) == unknown
+    clock(unlocks_at)
+    sign_in(client, reader)
+
+
+def test_a_changed_password_ends_open_sessions(client: FlaskClient,
+                                               web_account: Callable[..., WebAccount]) -> None:
+    from directory import accounts
+
+    reader = web_account("reader")
+    sign_in(client, reader)
+    accounts.set_password(reader.account_id, "another long password")
+    assert _signed_in_as(client) is None
+
+
+def test_form_without_csrf_token_is_refused(client: FlaskClient,
+                                            web_account: Callable[..., WebAccount]) -> None:
+    reader = web_account("reader")
+    client.get("/sign-in")
+    before = row_counts()
+    response = client.post("/sign-in", data={"name": reader.name, "password": reader.password})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert "This form has expired" in response.get_data(as_text=True)
+    response = client.post("/sign-in", data={"name": reader.name, "password": reader.password,
+                                             "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert _signed_in_as(client) is None and row_counts() == before
+
+
+def test_session_cookie_is_never_accepted_by_the_api(client: FlaskClient, make_org: Callable[..., str],
+                                                     web_account: Callable[..., WebAccount]) -> None:
+    entry_id = make_org()
+    sign_in(client, web_account("reader"))
+    assert "Erika Mustermann" in client.get(f"/organisations/{entry_id}").get_data(as_text=True)
+    body = client.get(f"/api/v1/organisations/{entry_id}").get_json()
+    assert "contacts" not in body  # anonymous level: the browser's cookie authorises nothing here
+    assert client.get("/api/v1/accounts").status_code == 401
+
+
+def test_sign_in_redirects_only_within_the_site(client: FlaskClient,
+                                                web_account: Callable[..., WebAccount]) -> None:
+    reader = web_account("reader")
+    token = csrf_from(client.get("/sign-in").get_data(as_text=True))
+    response = client.post("/sign-in", data={"name": reader.name, "password": reader.password,
+                                             "csrf_token": token, "next": "//evil.example/"})
+    assert response.headers["Location"] == "/"
+
+
+def test_cli_sets_password_and_enables_totp(app: object, settings: dict[str, object],
+                                            web_account: Callable[..., WebAccount],
+                                            client: FlaskClient) -> None:
+    from directory.cli.accounts import accounts_group
+
+    admin = web_account("admin", totp=False)
+    env = {f"DIRECTORY_{k}": str(v).lower() if isinstance(v, bool) else str(v)
+           for k, v in settings.items()}
+    result = CliRunner(env=env).invoke(accounts_group, ["set-password", str(admin.account_id)],
+                                       input="a brand new password\na brand new password\n")
+    assert result.exit_code == 0, result.output
+    result = CliRunner(env=env).invoke(accounts_group, ["enable-totp", str(admin.account_id)])
+    assert result.exit_code == 0, result.output
+    uri, secret = result.output.strip().splitlines()[-2:]
+    assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+    code = pyotp.TOTP(secret).at(runtime.now())
+    assert _post(client, admin.name, "a brand new password", code)[0] == 303
