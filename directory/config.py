@@ -80,6 +80,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SYNC_CONFIG", "", "Path of the LDAP sync TOML file; empty disables LDAP sync."),
     Setting("TRUSTED_PROXIES", 0, "Number of reverse proxies in front of the app whose "
             "X-Forwarded-For to trust (0: use the socket address).", int),
+    Setting("CALLBACK_APPROVAL", True, "Changes to the call-back path (switchboard phone, official email "
+            "domains, a contact's email, keys) by publishers or admins wait for a second admin's approval.",
+            _bool),
     Setting("LOG_LEVEL", "INFO", "Python log level of the application logger."),
 )
 

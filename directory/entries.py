@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-from directory import audit, db, documents, notifications, projection, runtime
+from directory import approvals, audit, db, documents, notifications, projection, runtime
 from directory.actors import Actor
 from directory.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound, PreconditionFailed
 from directory.federation import journal
@@ -74,6 +74,9 @@ def update(entry_id: str, changes: dict[str, Any], actor: Actor, *, if_version: 
            if_match: str | None = None, sync_source: str | None = None,
            confirm: bool = False) -> VersionInfo:
     """Replace the given top-level fields; a change that alters nothing writes no version."""
+    # Call-back path changes may wait for a second admin (raises ApprovalRequired after storing them).
+    approvals.intercept(entry_id, changes, actor, if_version=if_version, if_match=if_match,
+                        sync_source=sync_source, confirm=confirm)
     with db.write():
         row = _current_for_update(entry_id)
         _check_may_edit(row, actor, changes, sync_source)

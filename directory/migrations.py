@@ -64,11 +64,18 @@ def _federation() -> None:
     journal.backfill()  # versions written before the journal existed are this node's own
 
 
+def _approvals() -> None:
+    from directory.models.approvals import PendingChange
+
+    db.database.create_tables([PendingChange], safe=True)
+
+
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
     (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
     (3, "search index (FTS5 / tsvector), phones, domain skeletons, rate counters", _search_index),
     (4, "federation journal, peers, peer state, remote leaves, request nonces", _federation),
+    (5, "pending call-back changes awaiting a second admin", _approvals),
 ]
 
 

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from flask import Flask, request
 
-from directory.api import accounts, contacts, errors, federation, freshness, health, organisations, versions
+from directory.api import (
+    accounts,
+    approvals,
+    contacts,
+    errors,
+    federation,
+    freshness,
+    health,
+    organisations,
+    statistics,
+    versions,
+)
 from directory.api import search as search_api
 from directory.api.auth import load_actor
+from directory.api.common import BoundedInt, bounded_int_schema
 
 BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp,
               health.blp, federation.wellknown, federation.blp)
+# Administration: second-admin approvals of call-back changes, usage statistics.
+BLUEPRINTS += (approvals.blp, statistics.blp)
 # Finding a counterpart and verifying a requester (search, resolve, verify, exports).
 BLUEPRINTS += (search_api.blp,)
 
@@ -27,7 +41,9 @@ def init_app(app: Flask) -> errors.DirectoryApi:
             "security": [{}, {"bearer": []}],
         },
     )
+    app.url_map.converters["int"] = BoundedInt
     api = errors.DirectoryApi(app)
+    api.register_converter(BoundedInt, bounded_int_schema)
     for blueprint in BLUEPRINTS:
         api.register_blueprint(blueprint)
     errors.init_app(app)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import Response, request
+from werkzeug.routing import IntegerConverter
 
 from directory import runtime
 from directory.errors import InvalidInput, PreconditionRequired
@@ -36,3 +37,16 @@ def if_match() -> str:
     if not header:
         raise PreconditionRequired("send If-Match with the ETag of the version you are changing")
     return header.strip().removeprefix("W/").strip('"')
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` path parameters bounded to what every database column holds (a larger number is a
+    404, not an integer overflow in the driver)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def bounded_int_schema(converter: BoundedInt) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 0, "maximum": converter.max}

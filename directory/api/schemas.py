@@ -63,6 +63,9 @@ class OrganisationOut(Schema):
     keys = fields.List(fields.Dict())
     status = fields.String(metadata={"description": "fresh, due, stale, source_stale or expired, now"})
     status_reasons = fields.List(fields.String(), metadata={"description": "why, in plain language"})
+    legal_name = fields.String(allow_none=True)
+    registration_id = fields.String(allow_none=True)
+    signatures = fields.List(fields.Dict(), metadata={"description": "each signature's status"})
 
 
 class OrganisationPage(Schema):
@@ -96,6 +99,10 @@ class ContactOut(Schema):
     key_fingerprints = fields.List(fields.String())
     source = fields.String()
     active = fields.Boolean()
+    source_id = fields.String(allow_none=True, metadata={"description": "stable LDAP id of a synced contact"})
+    verified_at = fields.String(allow_none=True, metadata={"description": "last seen by its LDAP source"})
+    working_hours = fields.Dict(allow_none=True)
+    trained_on = fields.String(allow_none=True)
 
 
 class AccountIn(Schema):

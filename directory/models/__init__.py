@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from directory.models.accounts import Account, AccountOrganisation, ApiToken, ReadUsage
+from directory.models.approvals import PendingChange
 from directory.models.audit import AuditEvent
 from directory.models.base import BaseModel
 from directory.models.entries import (
@@ -33,6 +34,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     ApiToken,
     ReadUsage,
     AuditEvent,
+    PendingChange,
     SyncRun,
     JobLease,
     JobRun,
