@@ -21,7 +21,9 @@ from directory.models.entries import EntryVersion, Organisation
 from directory.models.federation import JournalLeaf
 
 GENESIS = "0" * 64
-_LOCK_KEY = 7212  # PostgreSQL advisory lock of the journal (audit uses 7211)
+# PostgreSQL advisory lock: the audit trail's own. Entry writes append to both chains in one transaction;
+# one lock for both means no two writers can ever take them in opposite orders (no deadlock).
+_LOCK_KEY = 7211
 
 
 _COLUMNS = (JournalLeaf.seq, JournalLeaf.entry_id, JournalLeaf.version, EntryVersion.payload,

@@ -7,12 +7,11 @@ without a pinned key. `peer_valid_until` is the source-liveness clock the freshn
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from directory import audit, db, runtime
+from directory import audit, db, freshness, runtime
 from directory.actors import Actor
 from directory.errors import Conflict, InvalidInput, NotFound
 from directory.federation import journal
@@ -53,6 +52,8 @@ def add(name: str, url: str, fingerprint: str, actor: Actor, *, countries: str =
     url = url.rstrip("/")
     check_url(url, bool(runtime.settings()["FEDERATION_ALLOW_HTTP"]))
     node_id, public_key = fetch_descriptor(url, fingerprint, transport or HttpTransport())
+    if node_id == runtime.settings()["NODE_ID"]:
+        raise Rejected(f"the peer claims this node's own id {node_id}", attack=True)
     with db.write():
         if Peer.get_or_none((Peer.name == name) | (Peer.node_id == node_id)) is not None:
             raise Conflict(f"a peer named {name} or with node id {node_id} exists; remove it first")
@@ -129,13 +130,7 @@ def peer_valid_until(registrar: str) -> int | None:
 
 def mark_source(registrar: str, valid_until: int) -> None:
     """Tell freshness until when a registrar's entries are current (its column drives source_stale)."""
-    try:
-        freshness: Any = importlib.import_module("directory.freshness")
-    except ModuleNotFoundError:
-        return
-    hook = getattr(freshness, "set_source_valid_until", None)
-    if hook is not None:
-        hook(registrar, valid_until)
+    freshness.set_source_valid_until(registrar, valid_until)
 
 
 def _scope(countries: str, kinds: str) -> tuple[str, str]:

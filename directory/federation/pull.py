@@ -8,13 +8,12 @@ node's administrators (when the notifications module is present).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from directory import audit, db, projection, runtime
+from directory import audit, db, notifications, projection, runtime
 from directory.actors import Actor
 from directory.errors import DirectoryError, NotFound
 from directory.federation import auth, journal, peers, verify
@@ -134,17 +133,13 @@ def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
 
 
 def _alert(peer: Peer, reason: str) -> None:
-    """Tell the administrators, through the notifications module when this node has one."""
+    """Tell the administrators (one message per peer and reason: a repeating attack is not a mail storm)."""
+    key = "federation:" + hashlib.sha256(f"{peer.name}\n{reason}".encode()).hexdigest()[:32]
     try:
-        notifications: Any = importlib.import_module("directory.notifications")
-    except ModuleNotFoundError:
-        return
-    notify = getattr(notifications, "notify_admins", None)
-    if notify is None:
-        return
-    try:
-        key = "federation:" + hashlib.sha256(f"{peer.name}\n{reason}".encode()).hexdigest()[:32]
-        notify(f"Federation: data from peer {peer.name} refused", f"Peer {peer.name} ({peer.url}) sent "
-               f"data that was refused as an attack: {reason}\nThe last good copy is kept.", key)
-    except Exception:  # an alert that cannot be sent must not hide the refusal, which is recorded
+        with db.write():
+            notifications.notify_admins(
+                f"Federation: data from peer {peer.name} refused",
+                f"Peer {peer.name} ({peer.url}) sent data that was refused as an attack:\n{reason}\n\n"
+                "The last good copy is kept; see `directory peers list` and the audit trail.", key)
+    except DirectoryError:  # an alert that cannot be queued must not hide the refusal, which is recorded
         log.exception("could not notify administrators about peer %s", peer.name)

@@ -18,7 +18,7 @@ from directory import documents, runtime
 from directory.errors import DirectoryError
 from directory.federation import journal
 from directory.federation.node import CHECKPOINT_TYP
-from directory.keys import CanonicalError, envelope_bytes, open_envelope, parse_canonical, verify_envelope
+from directory.keys import CanonicalError, envelope_bytes, open_envelope, verify_envelope
 from directory.models.entries import Organisation
 from directory.models.federation import Peer, PeerState, RemoteLeaf
 
@@ -73,7 +73,8 @@ def signed_payload(envelope: Any, peer: Peer, what: str) -> tuple[bytes, dict[st
     bad = [r for r in pinned if not r.ok]
     if bad:
         raise Rejected(f"{what}: bad signature by the pinned key: {bad[0].reason}", attack=True)
-    doc = parse_canonical(payload)
+    # verify_envelope refused a payload that is not canonical, so plain parsing yields the same value.
+    doc = json.loads(payload)
     if not isinstance(doc, dict):
         raise Rejected(f"{what}: payload is not an object", attack=True)
     others = [r for rec, r in zip(records, results, strict=True) if rec.key_fpr != peer.fingerprint]
@@ -153,7 +154,8 @@ class JournalCheck:
             raise Rejected("changes page is malformed: items must be a list")
         self._load_known(items)
         for item in items:
-            if not isinstance(item, dict) or set(item) != {"entry_id", "envelope", "seq", "version"}:
+            if not isinstance(item, dict) or set(item) != {"entry_id", "envelope", "seq", "version"} or not (
+                    _is_int(item["seq"]) and _is_int(item["version"]) and isinstance(item["entry_id"], str)):
                 raise Rejected("changes item is malformed")
             if self.done:
                 return  # the journal grew after the checkpoint: the rest waits for the next pull
@@ -231,6 +233,10 @@ class JournalCheck:
                 raise Rejected(f"{row.entry_id} is registered at {row.registrar}, not {self.peer.node_id}",
                                attack=True)
             self.known[row.entry_id] = (row.version, row.digest, row.deleted)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _envelope_bytes(item: dict[str, Any]) -> bytes:

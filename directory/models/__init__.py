@@ -16,9 +16,9 @@ from directory.models.entries import (
     OrgPrefix,
 )
 from directory.models.federation import JournalLeaf, Peer, PeerNonce, PeerState, RemoteLeaf
-from directory.models.search import DomainSkeleton, RateCounter, SearchEntry, SearchPhone
 from directory.models.jobs import FreshnessFinding, JobLease, JobRun
 from directory.models.outbox import Outbox
+from directory.models.search import DomainSkeleton, RateCounter, SearchEntry, SearchPhone
 from directory.models.sync import SyncRun
 
 ALL_MODELS: list[type[BaseModel]] = [

@@ -39,8 +39,9 @@ class FakePeer:
     requests: list[str] = field(default_factory=list)
     trickle: set[str] = field(default_factory=set)  # paths answered one byte at a time, forever
 
-    def start(self) -> FakePeer:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> FakePeer:
+        """Serve on `port` (0: a free one; the same port again to bring a stopped peer back)."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
         self.server.daemon_threads = True
         self.server.peer = self  # type: ignore[attr-defined]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

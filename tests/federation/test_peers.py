@@ -1,0 +1,63 @@
+"""Peers: pinned on add, refused when they claim this node's id, removed with their entries kept."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from directory import runtime
+from directory.errors import InvalidInput
+from directory.federation import peers
+from directory.federation.pull import pull_peer
+from directory.federation.verify import Rejected
+from directory.models.entries import Organisation
+from directory.models.federation import Peer
+from tests.federation.conftest import ADMIN
+from tests.federation.fakepeer import FakePeer
+
+
+def test_add_stores_the_pinned_key_and_the_scope(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    peer = pin(countries="de,at", kinds="service_provider")
+    assert (peer.node_id, peer.fingerprint) == (fake_peer.node_id, fake_peer.key.fingerprint)
+    assert (peer.countries, peer.kinds) == ("AT,DE", "service_provider")
+    assert [p.name for p in peers.listing()] == ["peer"]
+
+
+@pytest.mark.parametrize(("options", "field"), [
+    ({"countries": "Germany"}, "countries"), ({"kinds": "bakery"}, "kinds"),
+])
+def test_add_refuses_a_malformed_scope(fake_peer: FakePeer, options: dict[str, str], field: str):
+    with pytest.raises(InvalidInput) as error:
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN, **options)
+    assert field in error.value.errors
+
+
+def test_add_refuses_plain_http_unless_allowed_on_loopback(fake_peer: FakePeer,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    from directory.federation.transport import TransportError
+
+    with pytest.raises(TransportError, match="https"):
+        peers.add("peer", "http://192.0.2.1:8080", fake_peer.key.fingerprint, ADMIN)
+    monkeypatch.setitem(runtime.settings(), "FEDERATION_ALLOW_HTTP", False)
+    with pytest.raises(TransportError, match="https"):
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
+    assert Peer.select().count() == 0
+
+
+def test_a_peer_claiming_this_nodes_id_is_refused(fake_peer: FakePeer, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(runtime.settings(), "NODE_ID", fake_peer.node_id)
+    with pytest.raises(Rejected, match="claims this node's own id"):
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
+
+
+def test_removed_peer_leaves_its_entries_read_only_and_source_stale(fake_peer: FakePeer,
+                                                                    pin: Callable[..., Peer]):
+    entry_id = fake_peer.create()
+    peer = pin()
+    assert pull_peer("peer").ok
+    peers.remove("peer", ADMIN)
+    assert Peer.select().count() == 0
+    row = Organisation.get(Organisation.entry_id == entry_id)
+    assert row.registrar == peer.node_id and not row.deleted
+    assert row.source_valid_until == 0 and peers.peer_valid_until(peer.node_id) == 0
