@@ -50,11 +50,13 @@ def resolve(lookup: dict[str, str], actor: Actor, *, tz: str | None = None,
 
 
 def _visible(now: int, include_expired: bool) -> Any:
+    """The condition on a joined Organisation row (a join, not `IN (SELECT ...)`: that would list every
+    organisation in the directory before looking at the few candidates)."""
     condition = ~Organisation.deleted
     if not include_expired:
         condition &= (Organisation.not_after > now) & (
             Organisation.source_valid_until.is_null() | (Organisation.source_valid_until > now))
-    return Organisation.select(Organisation.entry_id).where(condition)
+    return condition
 
 
 def _by_ip(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -67,9 +69,10 @@ def _by_ip(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
     number = int(address)
     starts = sorted({format(number >> (bits - n) << (bits - n), f"0{width}x") for n in range(bits + 1)})
     target = format(number, f"0{width}x")
-    rows = _tuples(OrgPrefix.select(OrgPrefix.organisation, OrgPrefix.prefix, OrgPrefix.length).where(
+    rows = _tuples(OrgPrefix.select(OrgPrefix.organisation, OrgPrefix.prefix, OrgPrefix.length)
+                   .join(Organisation).where(
         (OrgPrefix.family == address.version) & OrgPrefix.first.in_(starts) & (OrgPrefix.last >= target)
-        & OrgPrefix.organisation.in_(visible)))
+        & visible))
     if not rows:
         return []
     longest = max(length for _, _, length in rows)
@@ -83,8 +86,8 @@ def _by_asn(value: str, visible: Any) -> list[tuple[str, dict[str, Any]]]:
         number = validators.asn(int(text))
     except ValueError:
         raise InvalidInput("not an AS number", {"asn": [f"not an AS number: {value!r}"]}) from None
-    rows = _tuples(OrgAsn.select(OrgAsn.organisation).where(
-        (OrgAsn.asn == number) & OrgAsn.organisation.in_(visible)))
+    rows = _tuples(OrgAsn.select(OrgAsn.organisation).join(Organisation).where(
+        (OrgAsn.asn == number) & visible))
     return [(org, {"by": "asn", "asn": number}) for org in sorted({r[0] for r in rows})]
 
 
@@ -95,8 +98,8 @@ def _by_domain(value: str, visible: Any, field: str = "domain") -> list[tuple[st
         raise InvalidInput("not a domain name", {field: [str(exc)]}) from None
     labels = name.split(".")
     candidates = [".".join(labels[i:]) for i in range(len(labels) - 1)]
-    rows = _tuples(OrgDomain.select(OrgDomain.organisation, OrgDomain.domain, OrgDomain.role).where(
-        OrgDomain.domain.in_(candidates) & OrgDomain.organisation.in_(visible)))
+    rows = _tuples(OrgDomain.select(OrgDomain.organisation, OrgDomain.domain, OrgDomain.role)
+                   .join(Organisation).where(OrgDomain.domain.in_(candidates) & visible))
     if not rows:
         return []
     longest = max(len(domain) for _, domain, _ in rows)

@@ -71,26 +71,28 @@ def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Res
     """One page of results; each item is a public summary with status and reachable-now."""
     now = runtime.now()
     base = _filtered(query, actor, now)
-    ordered = base.order_by(*_order(query, now))
     if query.open_now:
-        ids = _open_ids(ordered, now)
+        ids = _open_ids(base.order_by(*_order(query, now)), now)
         total = len(ids)
         chosen = ids[(page - 1) * per_page:page * per_page]
-        by_id = {row["entry_id"]: row for row in _dicts(base.where(SearchEntry.entry_id.in_(chosen)))}
-        rows = [by_id[i] for i in chosen]
     else:
         total = base.count()
-        rows = _dicts(ordered.limit(per_page).offset((page - 1) * per_page))
-    return Results([_item(row, now, query.tz) for row in rows], total, page, per_page)
+        # Order and cut on narrow columns first; the page's stored JSON is read afterwards, so the
+        # sorter never carries summaries of rows that are not shown.
+        narrow = base.select(SearchEntry.entry_id).order_by(*_order(query, now))
+        chosen = [row["entry_id"] for row in _dicts(narrow.limit(per_page).offset((page - 1) * per_page))]
+    by_id = {row["entry_id"]: row for row in _dicts(base.where(SearchEntry.entry_id.in_(chosen)))}
+    return Results([_item(by_id[i], now, query.tz) for i in chosen], total, page, per_page)
 
 
 def matching_ids(query: Query, actor: Actor, limit: int) -> list[str]:
     """Entry ids in result order (exports); `open_now` applies."""
     now = runtime.now()
-    ordered = _filtered(query, actor, now).order_by(*_order(query, now))
+    base = _filtered(query, actor, now)
     if query.open_now:
-        return _open_ids(ordered, now)[:limit]
-    return [row["entry_id"] for row in _dicts(ordered.limit(limit))]
+        return _open_ids(base.order_by(*_order(query, now)), now)[:limit]
+    narrow = base.select(SearchEntry.entry_id).order_by(*_order(query, now))
+    return [row["entry_id"] for row in _dicts(narrow.limit(limit))]
 
 
 def status(row: dict[str, Any], now: int) -> freshness.Status:
@@ -128,11 +130,14 @@ def _filtered(query: Query, actor: Actor, now: int) -> Any:
     wanted = [(f, getattr(query, f)) for f in FACETS if getattr(query, f)]
     if query.emergency:
         wanted.append(("emergency", "yes"))
+    terms = query_tokens(query.text)
+    # With text, the full-text match is the selective part: `entry_id || ''` keeps SQLite's planner from
+    # driving the query from a broad facet list (half the directory has an emergency channel).
+    entry_id = Organisation.entry_id.concat("") if terms else Organisation.entry_id
     for facet, value in wanted:
         facet_rows = OrgFacet.select(OrgFacet.organisation).where(
             (OrgFacet.facet == facet) & (OrgFacet.value == value))
-        selected = selected.where(Organisation.entry_id.in_(facet_rows))
-    terms = query_tokens(query.text)
+        selected = selected.where(entry_id.in_(facet_rows))
     if terms:
         selected = selected.where(SearchEntry.id.in_(_text_match(terms, actor.can_read_restricted)))
     return selected
@@ -187,7 +192,7 @@ def _bytewise(column: Any) -> Any:
 def _open_ids(ordered: Any, now: int) -> list[str]:
     at = datetime.fromtimestamp(now, UTC)
     found = []
-    for row in _dicts(ordered.limit(OPEN_NOW_SCAN)):
+    for row in _dicts(ordered.select(SearchEntry.entry_id, SearchEntry.hours).limit(OPEN_NOW_SCAN)):
         stored = json.loads(row["hours"])
         if hours.reachability(stored["working_hours"], stored["timezone"], at).open_now:
             found.append(row["entry_id"])

@@ -70,21 +70,30 @@ def index(doc: dict[str, Any]) -> None:
         model.delete().where(model.entry_id == entry_id).execute()
     if doc["typ"] == documents.TOMBSTONE_TYP:
         return
-    SearchEntry.create(
-        entry_id=entry_id, public_text=token_text(_public_parts(doc)),
-        restricted_text=token_text(_restricted_parts(doc)),
-        name_key="| " + " | ".join(" ".join(tokens(n)) for n in names_of(doc)) + " |",
-        sort_name=unicodedata.normalize("NFC", doc["name"].casefold())[:300],
-        summary=json.dumps(summary(doc), ensure_ascii=False),
-        hours=json.dumps({"timezone": doc["timezone"], "working_hours": doc.get("working_hours")}))
+    for model, rows in index_rows(doc).items():
+        if rows:
+            model.insert_many(rows).execute()
+
+
+def index_rows(doc: dict[str, Any]) -> dict[Any, list[dict[str, Any]]]:
+    """The index rows of a live entry, by model (also used by bulk loaders such as bench/generate.py)."""
+    entry_id = doc["entry_id"]
+    entry = {
+        "entry_id": entry_id, "public_text": token_text(_public_parts(doc)),
+        "restricted_text": token_text(_restricted_parts(doc)),
+        "name_key": "| " + " | ".join(" ".join(tokens(n)) for n in names_of(doc)) + " |",
+        "sort_name": unicodedata.normalize("NFC", doc["name"].casefold())[:300],
+        "summary": json.dumps(summary(doc), ensure_ascii=False),
+        "hours": json.dumps({"timezone": doc["timezone"], "working_hours": doc.get("working_hours")})}
     phones = {("", doc["switchboard_phone"])} | {
         (c["contact_id"], p) for c in doc.get("contacts", []) for p in c.get("phones", [])}
-    SearchPhone.insert_many([{"entry_id": entry_id, "contact_id": cid, "phone": p}
-                             for cid, p in sorted(phones)]).execute()
     domains = sorted(set(doc.get("official_email_domains", [])))
-    if domains:
-        DomainSkeleton.insert_many([{"entry_id": entry_id, "domain": d, "skeleton": lookalike.skeleton(d)}
-                                    for d in domains]).execute()
+    return {
+        SearchEntry: [entry],
+        SearchPhone: [{"entry_id": entry_id, "contact_id": cid, "phone": p} for cid, p in sorted(phones)],
+        DomainSkeleton: [{"entry_id": entry_id, "domain": d, "skeleton": lookalike.skeleton(d)}
+                         for d in domains],
+    }
 
 
 def summary(doc: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,175 @@
+"""Benchmark: search, resolve and verify on 100,000 generated organisations (DESIGN.md targets:
+search p95 <= 20 ms, IP/ASN/domain lookup p95 <= 10 ms, verification of an Ed25519-signed message
+p95 <= 25 ms).
+
+Generates the data with `bench/generate.py` into a temporary database (SQLite by default; a temporary
+database on the PostgreSQL server named by --database-url otherwise), then times the domain calls the
+API views make — `search.search`, `resolve.resolve`, `verify.verify` — in this process, one at a time,
+after a warm-up. HTTP and JSON encoding are not included (bench/http.py measures the HTTP layer).
+
+    python -P bench/search.py [--orgs 100000] [--samples 400] [--database-url postgresql://...]
+
+Prints a markdown table and `figure:` lines for bench/run.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+warnings.filterwarnings("ignore")  # pgpy's and cryptography's deprecation warnings
+# The repository root instead of bench/ itself: modules in bench/ (e.g. http.py) must not shadow the stdlib.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import psycopg  # noqa: E402
+
+from bench.generate import generate  # noqa: E402
+from directory import config, db, migrations, resolve, runtime, search, verify  # noqa: E402
+from directory.actors import Actor  # noqa: E402
+from directory.keys import init_node_key  # noqa: E402
+from directory.vocabulary import REQUESTING_KINDS  # noqa: E402
+
+NODE_ID = "https://bench.example"
+PUBLIC = Actor.anonymous("192.0.2.1")
+READER = Actor("account", "bench", "reader", account_id=None)  # no account row: quota not counted
+MESSAGE = "Preservation request 2026/{n:04d}: please preserve the subscriber data of 11.0.0.{n}.\n"
+
+
+@contextmanager
+def database(url: str | None, folder: str) -> Iterator[str]:
+    if not url:
+        yield f"sqlite:///{folder}/bench.db"
+        return
+    name = f"cpd_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{url.rpartition('/')[0]}/{name}"
+    finally:
+        db.close_database()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def percentiles(times: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(times)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)) - 1)]
+    return statistics.median(ordered) * 1000, p95 * 1000, ordered[-1] * 1000
+
+
+def measure(calls: list[Callable[[], Any]], warmup: int = 20) -> list[float]:
+    for call in calls[:warmup]:
+        call()
+    times = []
+    for call in calls:
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def search_calls(docs: list[dict[str, Any]], rng: random.Random, n: int) -> list[Callable[[], Any]]:
+    calls: list[Callable[[], Any]] = []
+    for i in range(n):
+        doc = rng.choice(docs)
+        first, second = doc["name"].split()[:2]
+        query = [search.Query(text=first), search.Query(text=f"{first} {second}"),
+                 search.Query(text=first[:4]), search.Query(text=first, country=doc["country"]),
+                 search.Query(country=doc["country"], kind=doc["kind"]),
+                 search.Query(text=second, request_type="preservation"),
+                 search.Query(text="telecom", country=doc["country"], emergency=True),
+                 search.Query(text=f"{first} cybercrime unit")][i % 8]
+        calls.append(lambda q=query: search.search(q, PUBLIC, 1, 20))
+    return calls
+
+
+def open_now_calls(docs: list[dict[str, Any]], rng: random.Random, n: int) -> list[Callable[[], Any]]:
+    queries = [search.Query(country=rng.choice(docs)["country"], kind="service_provider", open_now=True)
+               for _ in range(n)]
+    return [lambda q=q: search.search(q, PUBLIC, 1, 20) for q in queries]
+
+
+def resolve_calls(docs: list[dict[str, Any]], rng: random.Random, n: int) -> list[Callable[[], Any]]:
+    isps = [d for d in docs if d["kind"] == "service_provider"]
+    calls: list[Callable[[], Any]] = []
+    for i in range(n):
+        doc = rng.choice(isps)
+        v4 = doc["ip_prefixes"][0].rsplit(".", 1)[0] + f".{rng.randint(1, 254)}"
+        v6 = doc["ip_prefixes"][1].split("::")[0] + f":{rng.randint(1, 0xFFFF):x}::1"
+        lookup = [{"ip": v4}, {"ip": v6}, {"asn": str(doc["asns"][0])},
+                  {"domain": f"mail.{doc['domains'][0]}"}, {"email": f"abuse@{doc['domains'][1]}"}][i % 5]
+        calls.append(lambda q=lookup: resolve.resolve(q, PUBLIC))
+    return calls
+
+
+def verify_calls(docs: list[dict[str, Any]], rng: random.Random, n: int,
+                 officer: Any) -> list[Callable[[], Any]]:
+    # Entries confirmed within 150 days: a stale entry answers "caution", a different path.
+    recent = runtime.now() - 150 * 86400
+    police = [d for d in docs if d["kind"] in REQUESTING_KINDS and d["confirmed_at"] > recent]
+    signed = [(MESSAGE.format(n=k), officer.sign(MESSAGE.format(n=k).encode())) for k in range(20)]
+    calls: list[Callable[[], Any]] = []
+    for i in range(n):
+        contact = rng.choice(police)["contacts"][0]
+        data, signature = signed[i % len(signed)]
+        request = verify.Request(email=contact["email"], request_type=contact["authorised_request_types"][0],
+                                 data=data, signature=signature)
+        calls.append(lambda r=request: _verified(r))
+    return calls
+
+
+def _verified(request: verify.Request) -> None:
+    answer = verify.verify(request, READER)
+    if answer["verdict"] != "verified":  # a benchmark of a failing path would measure the wrong thing
+        raise SystemExit(f"unexpected verdict {answer['verdict']}: {answer['checks']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orgs", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--database-url", default="")
+    args = parser.parse_args()
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as folder, database(args.database_url, folder) as url:
+        init_node_key(folder, NODE_ID)
+        runtime.configure(config.resolve({"INSTANCE_PATH": folder, "DATABASE_URL": url, "NODE_ID": NODE_ID}))
+        db.open_database(url)
+        db.connect()
+        migrations.migrate()
+        officer = init_node_key(Path(folder) / "officer", "officer@bench.example")  # an Ed25519 key
+        started = time.perf_counter()
+        docs = generate(args.orgs, contact_key=(officer.fingerprint, officer.public_armored))
+        print(f"generated {args.orgs} organisations ({args.orgs * 5} contacts) in "
+              f"{time.perf_counter() - started:.0f} s on {'SQLite' if db.is_sqlite() else 'PostgreSQL'}")
+        if not db.is_sqlite():
+            db.database.execute_sql("ANALYZE")
+        rows = [("search (text + filters)", "search.search_p95",
+                 measure(search_calls(docs, rng, args.samples))),
+                ("search with open_now", "search.open_now_p95", measure(open_now_calls(docs, rng, 40), 3)),
+                ("resolve (IP v4/v6, ASN, domain, email)", "search.resolve_p95",
+                 measure(resolve_calls(docs, rng, args.samples))),
+                ("verify (Ed25519 detached signature)", "verify.p95",
+                 measure(verify_calls(docs, rng, args.samples // 2, officer)))]
+        print("\n| operation | samples | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|")
+        for label, _, times in rows:
+            p50, p95, worst = percentiles(times)
+            print(f"| {label} | {len(times)} | {p50:.2f} | {p95:.2f} | {worst:.2f} |")
+        print()
+        for _, figure, times in rows:
+            print(f"figure: {figure} = {percentiles(times)[1]:.2f} ms")
+        db.close_database()
+
+
+if __name__ == "__main__":
+    main()
