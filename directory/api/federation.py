@@ -59,6 +59,13 @@ class Checkpoint(MethodView):
         return Response(node.checkpoint(), mimetype=JSON, headers={"Cache-Control": "no-store"})
 
 
+def _page(items: list[journal.Item], limit: int) -> Response:
+    """A page of envelopes; `next` is the `after` of the following page, null on the last one."""
+    size, _ = journal.state()
+    next_after = items[-1].seq if len(items) == limit and items[-1].seq < size else None
+    return Response(node.page_body(items, next_after, {"size": size}), mimetype=JSON)
+
+
 @blp.route("/changes")
 class Changes(MethodView):
     @blp.arguments(PageQuery, location="query")
@@ -66,10 +73,7 @@ class Changes(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Journal leaves after `after`, oldest first, each with its envelope"""
         limit = _limit(args["limit"])
-        items = journal.changes(args["after"], limit)
-        size, _ = journal.state()
-        next_after = items[-1].seq if len(items) == limit and items[-1].seq < size else None
-        return Response(node.page_body(items, next_after, {"size": size}), mimetype=JSON)
+        return _page(journal.changes(args["after"], limit), limit)
 
 
 @blp.route("/snapshot")
@@ -79,10 +83,7 @@ class Snapshot(MethodView):
     def get(self, args: dict[str, Any]) -> Response:
         """Current envelopes of all live entries, paged by the seq of their leaf"""
         limit = _limit(args["limit"])
-        items = journal.snapshot(args["after"], limit)
-        size, _ = journal.state()
-        next_after = items[-1].seq if len(items) == limit else None
-        return Response(node.page_body(items, next_after, {"size": size}), mimetype=JSON)
+        return _page(journal.snapshot(args["after"], limit), limit)
 
 
 @blp.route("/entries/<path:entry_id>")
