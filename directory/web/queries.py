@@ -89,6 +89,11 @@ def search(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
 
 
 def _passes(item: dict[str, Any], filters: dict[str, Any]) -> bool:
+    """The filters a lookup by address can honour on its (few) answers."""
+    if filters.get("open_now") and not item["reachable"]["open_now"]:
+        return False
+    if filters.get("emergency") and not item.get("emergency_channel"):
+        return False
     return all(not filters.get(k) or item.get(k) == filters[k] for k in ("country", "kind"))
 
 

@@ -168,3 +168,18 @@ def test_the_azerbaijani_page_renders(page: Any, make_org: Callable[..., str]) -
     page.goto(f"/organisations/{entry_id}")
     assert page.get_by_role("heading", name="Təcili əlaqə kanalları").is_visible()  # noqa: RUF001
     shot(page, "organisation-az")
+
+
+def test_admin_pages(page: Any, make_org: Callable[..., str], web_account: Callable[..., WebAccount],
+                     clock: Callable[[float], None]) -> None:
+    clock(WEDNESDAY_11_BERLIN)
+    make_org()
+    page.goto("/sign-in")
+    shot(page, "sign-in")
+    sign_in(page, web_account("admin"))
+    page.get_by_role("link", name="Administration").click()
+    page.get_by_role("link", name="Freshness report").click()
+    assert page.get_by_text("emergency line 1 (phone) has never been tested").is_visible()
+    shot(page, "admin-freshness")
+    page.goto("/admin/accounts")
+    shot(page, "admin-accounts")

@@ -139,3 +139,22 @@ def test_admin_pages_for_admins_only(client: FlaskClient, web_account: Callable[
     assert "emergency line 1 (phone) has never been tested" in freshness
     assert client.get("/admin/ldap").status_code == 200
     assert client.get("/admin/federation").status_code == 200
+
+
+def test_verify_page_gives_the_verdict_and_the_directory_call_back_number(
+        client: FlaskClient, make_org: Callable[..., str], web_account: Callable[..., WebAccount]) -> None:
+    make_org(**factories.police())
+    form = {"email": "a.mammadova@police.example.org", "request_type": "subscriber_info"}
+    page = text(client.get("/verify"))
+    assert "needs a reader account" in page
+    refused = client.post("/verify", data={**form, "csrf_token": csrf_from(page)})
+    assert refused.status_code == 401 and refused.mimetype == "text/html"
+    sign_in(client, web_account("reader"))
+    token = csrf_from(text(client.get("/verify")))
+    html = text(client.post("/verify", data={**form, "csrf_token": token}))
+    assert re.search(r'<h2 id="verdict-title">(Verified|Caution)</h2>', html)
+    assert '<a href="tel:+994125900000">+994125900000</a>' in html
+    html = text(client.post("/verify", data={"email": "a.mammadova@gmail.com", "csrf_token": token}))
+    assert '<h2 id="verdict-title">Not verified</h2>' in html
+    response = client.post("/verify", data={"email": "not an address", "csrf_token": token})
+    assert response.status_code == 422 and "not an email address" in text(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -163,7 +164,8 @@ def _admin():  # type: ignore[no-untyped-def]
     return ADMIN
 
 
-def test_call_back_changes_wait_for_a_second_admin(client: FlaskClient, publisher: str) -> None:
+def test_call_back_changes_wait_for_a_second_admin(client: FlaskClient, publisher: str,
+                                                   web_account: Callable[..., WebAccount]) -> None:
     from directory import runtime
 
     runtime.settings()["CALLBACK_APPROVAL"] = True  # the production default; the test settings turn it off
@@ -174,3 +176,14 @@ def test_call_back_changes_wait_for_a_second_admin(client: FlaskClient, publishe
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "waits for a second administrator" in page and "switchboard_phone" in page
     assert _versions(publisher) == 1
+    sign_in(client, web_account("admin"))
+    listing = client.get("/admin/approvals").get_data(as_text=True)
+    assert "switchboard_phone" in listing and "+49305550000" in listing
+    change = re.search(r'action="/admin/approvals/(\d+)/approve"', listing)
+    assert change is not None
+    decided = client.post(f"/admin/approvals/{change.group(1)}/approve",
+                          data={"csrf_token": csrf_from(listing)})
+    assert decided.status_code == 303
+    done = client.get("/admin/approvals").get_data(as_text=True)
+    assert f"Change {change.group(1)} approved: version 2." in done
+    assert entries.get_document(publisher)["switchboard_phone"] == "+49305550000"

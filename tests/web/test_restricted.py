@@ -49,9 +49,13 @@ def test_no_page_shows_restricted_fields_to_anonymous_visitors(
         {"kind": "phone", "value": "+994 12 590 18 21", "conditions": "Threat to life"}]))]
     pages = _pages(app, ids)
     assert any(p.startswith("/publish/") for p in pages) and any(p.startswith("/admin/") for p in pages)
-    for page, body in _bodies(client, pages).items():
+    bodies = _bodies(client, pages)
+    # Searching by a contact's name or email must not even reveal which organisation they work for.
+    assert "0 results" in bodies["/?q=Mustermann"]
+    for page, body in bodies.items():
         leaked = [word for word in RESTRICTED if word in body]
         assert not leaked, f"{page} shows {leaked} to an anonymous visitor"
     sign_in(client, web_account("reader"))
+    assert "1 result" in _bodies(client, ["/?q=Mustermann&lang=en"])["/?q=Mustermann&lang=en"]
     seen = "".join(_bodies(client, [f"/organisations/{i}" for i in ids]).values())
     assert all(word in seen for word in RESTRICTED)
