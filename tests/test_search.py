@@ -201,3 +201,15 @@ def test_a_factory_organisation_is_indexed_with_its_summary(make_org: Callable[.
     row = SearchEntry.get(SearchEntry.entry_id == entry_id)
     assert json.loads(row.summary)["name"] == "Summary Telecom"
     assert "erika" in row.restricted_text and "erika" not in row.public_text
+
+
+def test_the_migration_backfill_indexes_entries_written_before_it(make_org: Callable[..., str],
+                                                                  clock: Callable[[float], None]) -> None:
+    from directory import search_sql
+
+    clock(NOW)
+    entry_id = make_org(name="Backfilled Telecom")
+    SearchEntry.delete().execute()
+    assert search.search(search.Query(text="backfilled"), PUBLIC).total == 0
+    assert search_sql.backfill() == 1
+    assert [i["id"] for i in search.search(search.Query(text="backfilled"), PUBLIC).items] == [entry_id]

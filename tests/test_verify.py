@@ -209,3 +209,25 @@ def _other_signature(payload: bytes) -> str:
 
     with tempfile.TemporaryDirectory() as folder:
         return init_node_key(folder, "https://elsewhere.example").sign(bytes(payload) + b"x")
+
+
+@pytest.mark.parametrize(("domain", "official"), [
+    ("police-example.org", "police.example.org"),
+    ("pol1ce.example.org", "police.example.org"),
+    ("xn--olice-uye.example.org", "police.example.org"),  # Cyrillic "er" for the "p"
+    ("examp1e-telecorn.example", "example-telecom.example"),  # "rn" drawn like "m"
+    ("POLICE.EXAMPLE.ORG.", "police.example.org"),
+])
+def test_lookalike_skeletons_match(domain: str, official: str) -> None:
+    from directory import lookalike
+
+    assert lookalike.skeleton(domain) == lookalike.skeleton(official)
+
+
+def test_different_domains_keep_different_skeletons_and_mixed_scripts_are_seen() -> None:
+    from directory import freemail, lookalike
+
+    assert lookalike.skeleton("polis.example") != lookalike.skeleton("police.example.org")
+    assert lookalike.has_mixed_scripts("xn--olice-uye.example.org")
+    assert not lookalike.has_mixed_scripts("kiber.polis.example")
+    assert freemail.is_free_mail("mail.gmail.com") and not freemail.is_free_mail("police.example.org")
