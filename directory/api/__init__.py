@@ -14,6 +14,7 @@ from directory.api import (
     health,
     organisations,
     statistics,
+    sync,
     versions,
 )
 from directory.api import search as search_api
@@ -26,6 +27,8 @@ BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, fresh
 BLUEPRINTS += (approvals.blp, statistics.blp)
 # Finding a counterpart and verifying a requester (search, resolve, verify, exports).
 BLUEPRINTS += (search_api.blp,)
+# LDAP / Active Directory sync runs (administrators).
+BLUEPRINTS += (sync.blp,)
 
 
 def init_app(app: Flask) -> errors.DirectoryApi:
