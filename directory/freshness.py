@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections import namedtuple
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -96,68 +97,115 @@ def moment(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def evaluate(row: Any, now: int, policy: Policy, *, ldap_seen: Mapping[str, int] | None = None) -> Status:
-    """Status of an Organisation row (or any object with its columns) at `now`.
+class _Findings:
+    """What is wrong with an entry; texts are formatted only when asked for (a pass over 100,000 entries
+    needs the status of each, but the reasons of few). Templates format epochs as UTC datetimes."""
+
+    __slots__ = ("explain", "items", "worst")
+
+    def __init__(self, explain: bool) -> None:
+        self.explain = explain
+        self.worst = 0
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, rank: int, template: str, *epochs: int, extra: str = "") -> None:
+        self.worst = max(self.worst, rank)
+        if self.explain:
+            when = [datetime.fromtimestamp(e, UTC) for e in epochs]
+            self.items.append((rank, template.format(*when, extra=extra)))
+
+    def status(self) -> Status:
+        if not self.explain:
+            return _BARE[self.worst]
+        self.items.sort(key=lambda item: -item[0])
+        return Status(STATUSES[self.worst], [text for _, text in self.items])
+
+
+_BARE = [Status(name) for name in STATUSES]
+EMPTY_CLOCKS = json.dumps({"keys": [], "channels": [], "ldap": {}})
+
+
+def _clock(row: Any) -> dict[str, Any]:
+    """The parsed clocks of a row (parsed once per pass by `_rows`; parsed here for single reads)."""
+    parsed: dict[str, Any] | None = getattr(row, "clock", None)
+    if parsed is not None:
+        return parsed
+    return _parse(row.freshness)
+
+
+def _parse(text: str | None) -> dict[str, Any]:
+    if not text or text in ("{}", EMPTY_CLOCKS):
+        return {}
+    parsed: dict[str, Any] = json.loads(text)
+    return parsed
+
+
+def evaluate(row: Any, now: int, policy: Policy, *, ldap_seen: Mapping[str, int] | None = None,
+             explain: bool = True) -> Status:
+    """Status of an Organisation row (or any object with its columns) at `now`, with reasons if `explain`.
 
     `ldap_seen`: last complete sync per LDAP source; looked up here when not given (reads), preloaded by
     the check (one query for all entries).
     """
-    found: list[tuple[int, str]] = []
+    found = _Findings(explain)
     warn = policy.warn_days * DAY
-    clock = json.loads(row.freshness or "{}")
-    _expiry(found, now, warn, row.not_after, "expired", "entry expired on {}", "entry expires on {}")
+    if now >= row.not_after:
+        found.add(RANK["expired"], "entry expired on {0:%Y-%m-%d}", row.not_after)
+    elif now >= row.not_after - warn:
+        found.add(RANK["due"], "entry expires on {0:%Y-%m-%d}", row.not_after)
     confirm_by = row.confirmed_at + policy.confirm_days * DAY
-    if now >= confirm_by - warn:
-        text = f"entry not confirmed since {day(row.confirmed_at)}"
-        found.append((RANK["stale"], text) if now >= confirm_by else
-                     (RANK["due"], f"{text}; re-confirm by {day(confirm_by)}"))
+    if now >= confirm_by:
+        found.add(RANK["stale"], "entry not confirmed since {0:%Y-%m-%d}", row.confirmed_at)
+    elif now >= confirm_by - warn:
+        found.add(RANK["due"], "entry not confirmed since {0:%Y-%m-%d}; re-confirm by {1:%Y-%m-%d}",
+                  row.confirmed_at, confirm_by)
+    clock = _clock(row)
+    if clock:
+        _content(found, now, policy, clock, ldap_seen)
+    valid_until = getattr(row, "source_valid_until", None)
+    if valid_until is not None and now >= valid_until:
+        found.add(RANK["source_stale"], "registrar {extra} has published no valid checkpoint since "
+                  "{0:%Y-%m-%d %H:%M} UTC", valid_until, extra=row.registrar)
+    return found.status()
+
+
+def _content(found: _Findings, now: int, policy: Policy, clock: dict[str, Any],
+             ldap_seen: Mapping[str, int] | None) -> None:
+    warn = policy.warn_days * DAY
     for fpr, use, expires in clock.get("keys", []):
-        owner = "the organisation" if use == "organisation" else "a contact"
-        _expiry(found, now, warn, expires, "stale", f"key of {owner} ({fpr[-16:]}) expired on {{}}",
-                f"key of {owner} ({fpr[-16:]}) expires on {{}}")
+        owner = f"{'the organisation' if use == 'organisation' else 'a contact'} ({fpr[-16:]})"
+        if now >= expires:
+            found.add(RANK["stale"], "key of {extra} expired on {0:%Y-%m-%d}", expires, extra=owner)
+        elif now >= expires - warn:
+            found.add(RANK["due"], "key of {extra} expires on {0:%Y-%m-%d}", expires, extra=owner)
     for number, (kind, tested) in enumerate(clock.get("channels", []), start=1):
         line = f"emergency line {number} ({kind})"
         if tested is None:
-            found.append((RANK["due"], f"{line} has never been tested"))
+            found.add(RANK["due"], "{extra} has never been tested", extra=line)
             continue
         test_by = tested + policy.test_days * DAY
-        if now >= test_by - warn:
-            text = f"{line} untested since {day(tested)}"
-            found.append((RANK["stale"], text) if now >= test_by else
-                         (RANK["due"], f"{text}; test it by {day(test_by)}"))
-    _ldap(found, now, policy, clock.get("ldap", {}), ldap_seen)
-    valid_until = getattr(row, "source_valid_until", None)
-    if valid_until is not None and now >= valid_until:
-        found.append((RANK["source_stale"], f"registrar {row.registrar} has published no valid checkpoint "
-                                            f"since {moment(valid_until)}"))
-    if not found:
-        return Status("fresh")
-    found.sort(key=lambda item: -item[0])
-    return Status(STATUSES[found[0][0]], [text for _, text in found])
+        if now >= test_by:
+            found.add(RANK["stale"], "{extra} untested since {0:%Y-%m-%d}", tested, extra=line)
+        elif now >= test_by - warn:
+            found.add(RANK["due"], "{extra} untested since {0:%Y-%m-%d}; test it by {1:%Y-%m-%d}", tested,
+                      test_by, extra=line)
+    if clock.get("ldap"):
+        _ldap(found, now, policy, clock["ldap"], ldap_seen)
 
 
-def _expiry(found: list[tuple[int, str]], now: int, warn: int, at: int, severity: str, past: str,
-            coming: str) -> None:
-    if now >= at:
-        found.append((RANK[severity], past.format(day(at))))
-    elif now >= at - warn:
-        found.append((RANK["due"], coming.format(day(at))))
-
-
-def _ldap(found: list[tuple[int, str]], now: int, policy: Policy, verified: Mapping[str, int],
+def _ldap(found: _Findings, now: int, policy: Policy, verified: Mapping[str, int],
           ldap_seen: Mapping[str, int] | None) -> None:
     """LDAP contacts are current while their source syncs: `verified_at` is only restamped on a change
     (or every `reverify_days`), so the last complete sync of the source counts as seeing them too."""
-    if not verified:
-        return
     seen_runs = ldap_seen if ldap_seen is not None else last_good_syncs(verified)
     schedules = sync_schedules()
     for source, oldest in sorted(verified.items()):
         seen = max(oldest, seen_runs.get(source, 0))
         limit = policy.ldap_intervals * schedules.get(source, DEFAULT_SYNC_MINUTES * 60)
         if now >= seen + limit:
-            since = f"since {moment(seen)}" if seen else "ever"
-            found.append((RANK["stale"], f"contacts from LDAP source {source!r} not seen in LDAP {since}"))
+            template = "contacts from LDAP source {extra} not seen in LDAP " + (
+                "since {0:%Y-%m-%d %H:%M} UTC" if seen else "ever")
+            found.add(RANK["stale"], template, *([seen] if seen else []), extra=repr(source))
 
 
 def last_good_syncs(sources: Iterable[str] | None = None) -> dict[str, int]:
@@ -213,7 +261,7 @@ class _DocRow:
 
 def deadlines(row: Any, policy: Policy) -> list[Deadline]:
     """What runs out when for one row: entry validity, confirmation, keys, emergency line tests."""
-    clock = json.loads(row.freshness or "{}")
+    clock = _clock(row)
     out = [Deadline("the entry's signed validity", row.not_after),
            Deadline("the entry's re-confirmation", row.confirmed_at + policy.confirm_days * DAY)]
     out += [Deadline(f"key {fpr[-16:]}", expires) for fpr, _, expires in clock.get("keys", [])]
@@ -280,24 +328,38 @@ _COLUMNS = (Organisation.entry_id, Organisation.name, Organisation.registrar, Or
             Organisation.source_valid_until)
 
 
+_Row = namedtuple("_Row", [*(c.name for c in _COLUMNS), "clock"])  # type: ignore[misc]
+
+
+def _rows() -> Iterator[Any]:
+    """Current rows as plain tuples straight from the cursor: peewee's per-field conversion would be
+    most of the cost of a pass over 100,000 entries."""
+    query = Organisation.select(*_COLUMNS).where(~Organisation.deleted)
+    sql, params = query.sql()
+    cursor = Organisation._meta.database.execute_sql(sql, params)
+    while batch := cursor.fetchmany(2000):
+        for values in batch:
+            yield _Row._make((*values, _parse(values[6])))
+
+
 def report(now: int | None = None, limit: int = 20, *, keep_rows: bool = False) -> Report:
     """Every current entry's status: counts, and the `limit` worst (most severe, then longest overdue)."""
     now = runtime.now() if now is None else now
     policy = Policy.from_settings()
     seen = last_good_syncs()
     counts = dict.fromkeys(STATUSES, 0)
-    ranked: list[tuple[int, int, Any, Status]] = []
+    ranked: list[tuple[int, int, Any]] = []
     kept: list[tuple[Any, Status]] = []
-    for row in Organisation.select(*_COLUMNS).where(~Organisation.deleted).namedtuples().iterator():
-        result = evaluate(row, now, policy, ldap_seen=seen)
+    for row in _rows():
+        result = evaluate(row, now, policy, ldap_seen=seen, explain=False)
         counts[result.status] += 1
         if result.status != "fresh":
-            ranked.append((-RANK[result.status], min(row.not_after, row.confirmed_at), row, result))
+            ranked.append((-RANK[result.status], min(row.not_after, row.confirmed_at), row))
         if keep_rows:
             kept.append((row, result))
     ranked.sort(key=lambda item: (item[0], item[1]))
-    worst = [{"id": row.entry_id, "name": row.name, "registrar": row.registrar, **result.as_dict()}
-             for _, _, row, result in ranked[:limit]]
+    worst = [{"id": row.entry_id, "name": row.name, "registrar": row.registrar,
+              **evaluate(row, now, policy, ldap_seen=seen).as_dict()} for _, _, row in ranked[:limit]]
     return Report(now, sum(counts.values()), counts, worst, kept)
 
 
@@ -311,37 +373,50 @@ def check(now: int | None = None) -> str:
     policy = Policy.from_settings()
     result = report(now, keep_rows=True)
     own = str(runtime.settings()["NODE_ID"])
-    known = {f.entry_id: (f.status, f.version) for f in FreshnessFinding.select()}
-    sent = notifications.sent_reminder_keys(now)
+    sql, params = FreshnessFinding.select(FreshnessFinding.entry_id, FreshnessFinding.status,
+                                          FreshnessFinding.version).sql()
+    cursor = FreshnessFinding._meta.database.execute_sql(sql, params)
+    known = {e: (s, v) for e, s, v in cursor.fetchall()}
     newly: list[tuple[Any, Status]] = []
-    reminders = 0
+    reminders: list[notifications.Reminder] = []
+    cleared: list[str] = []
+    for row, status_ in result.rows:
+        if row.registrar == own:  # publishers of federated entries are reminded by their own node
+            reminders += notifications.due_reminders(row.entry_id, row.name, deadlines(row, policy), now)
+        bad = RANK[status_.status] >= RANK["stale"]
+        if bad and known.get(row.entry_id) != (status_.status, row.version):
+            newly.append((row, status_))
+        elif not bad and row.entry_id in known:
+            cleared.append(row.entry_id)
     with db.write():
-        for row, status_ in result.rows:
-            if row.registrar == own:
-                reminders += notifications.remind(row.entry_id, row.name, deadlines(row, policy), now, sent)
-            bad = RANK[status_.status] >= RANK["stale"]
-            if bad and known.get(row.entry_id) != (status_.status, row.version):
-                newly.append((row, status_))
-                FreshnessFinding.insert(entry_id=row.entry_id, status=status_.status, version=row.version,
-                                        seen_at=now).on_conflict(
-                    conflict_target=[FreshnessFinding.entry_id],
-                    preserve=[FreshnessFinding.status, FreshnessFinding.version,
-                              FreshnessFinding.seen_at]).execute()
-            elif not bad and row.entry_id in known:
-                FreshnessFinding.delete().where(FreshnessFinding.entry_id == row.entry_id).execute()
+        _remember(newly, cleared, now)
+        queued = notifications.remind(reminders, now)
         if newly:
-            _tell_admins(newly, now)
+            _tell_admins([(row, evaluate(row, now, policy)) for row, _ in newly[:200]], len(newly), now)
     counts = ", ".join(f"{n} {s}" for s, n in result.counts.items())
-    return f"{result.total} entries: {counts}; {reminders} reminders, {len(newly)} newly stale/expired"
+    return f"{result.total} entries: {counts}; {queued} reminders queued, {len(newly)} newly stale/expired"
 
 
-def _tell_admins(newly: list[tuple[Any, Status]], now: int) -> None:
+def _remember(newly: list[tuple[Any, Status]], cleared: list[str], now: int) -> None:
+    """Keep the last bad status per entry, so the next pass tells admins only about changes."""
+    from directory.models.jobs import FreshnessFinding
+    from directory.notifications import bulk_insert
+
+    rows = [{"entry_id": r.entry_id, "status": s.status, "version": r.version, "seen_at": now}
+            for r, s in newly]
+    bulk_insert(FreshnessFinding, rows, "(entry_id) DO UPDATE SET status = excluded.status, "
+                "version = excluded.version, seen_at = excluded.seen_at")
+    for start in range(0, len(cleared), 500):
+        FreshnessFinding.delete().where(FreshnessFinding.entry_id.in_(cleared[start:start + 500])).execute()
+
+
+def _tell_admins(explained: list[tuple[Any, Status]], total: int, now: int) -> None:
     from directory import notifications
 
-    lines = [f"  {row.name} ({row.entry_id}): {s.status}: {'; '.join(s.reasons)}" for row, s in newly[:200]]
-    if len(newly) > 200:
-        lines.append(f"  ... and {len(newly) - 200} more (`directory freshness check`)")
-    notifications.notify_admins(f"{len(newly)} directory entries became stale or expired",
+    lines = [f"  {row.name} ({row.entry_id}): {s.status}: {'; '.join(s.reasons)}" for row, s in explained]
+    if total > len(explained):
+        lines.append(f"  ... and {total - len(explained)} more (`directory freshness check`)")
+    notifications.notify_admins(f"{total} directory entries became stale or expired",
                                 "The freshness check found:\n\n" + "\n".join(lines) + "\n",
                                 f"freshness-digest:{now}")
 

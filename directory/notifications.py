@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from directory import db, runtime
@@ -136,36 +136,100 @@ def _show(value: Any) -> str:
     return str(value) if value not in (None, "") else "(none)"
 
 
-def remind(entry_id: str, name: str, deadlines: Iterable[Any], now: int, sent: set[str]) -> int:
-    """Reminders before each deadline: only the tightest threshold crossed, each once (`sent` = the
-    dedupe keys already queued, preloaded by the check). Returns the number queued."""
-    queued = 0
+@dataclass(frozen=True)
+class Reminder:
+    entry_id: str
+    name: str
+    what: str
+    at: int
+    threshold: int
+
+    @property
+    def key(self) -> str:
+        return f"remind:{self.entry_id}:{self.what}:{self.at}:{self.threshold}"
+
+
+def due_reminders(entry_id: str, name: str, deadlines: Iterable[Any], now: int) -> list[Reminder]:
+    """For each deadline ahead: the tightest of 30, 7 and 1 days already crossed (an entry created 5
+    days before a deadline gets the 7-day reminder only)."""
+    found = []
     for deadline in deadlines:
         left = deadline.at - now
-        if left <= 0:
-            continue  # past: the entry is stale or expired, which admins are told about
-        crossed = [d for d in REMIND_DAYS if left <= d * DAY]
-        if not crossed:
-            continue
-        threshold = min(crossed)
-        key = f"remind:{entry_id}:{deadline.what}:{deadline.at}:{threshold}"
-        if key in sent:
-            continue
-        body = (f"{deadline.what.capitalize()} of {name} ({entry_id}) runs out on "
-                f"{_day(deadline.at)}, in {max(1, left // DAY)} day(s).\n\nRe-confirm the entry, renew "
-                f"the key or record the emergency line test in the directory before then.\n")
-        if notify_publishers(entry_id, f"Reminder: {name}: {deadline.what} runs out on {_day(deadline.at)}",
-                             body, key):
-            queued += 1
-        sent.add(key)
-    return queued
+        crossed = [d for d in REMIND_DAYS if 0 < left <= d * DAY]
+        if crossed:  # past deadlines are stale or expired entries, which admins are told about
+            found.append(Reminder(entry_id, name, deadline.what, deadline.at, min(crossed)))
+    return found
+
+
+def remind(reminders: list[Reminder], now: int) -> int:
+    """Queue the reminders not queued before (one outbox row per dedupe key); returns how many.
+
+    Runs over the whole directory every hour, so it works in batches: the keys already queued, and the
+    addresses of the entries concerned, are read with a few queries rather than per entry.
+    """
+    sent = sent_reminder_keys(now)
+    todo = [r for r in reminders if r.key not in sent]
+    addresses = publishers_of({r.entry_id for r in todo})
+    domain = urlparse(str(runtime.settings()["NODE_ID"])).hostname or "localhost"
+    rows = []
+    for reminder in todo:
+        to = sorted({a.strip().lower() for a in addresses.get(reminder.entry_id, [])})
+        left = max(1, (reminder.at - now) // DAY)
+        rows.append({
+            "dedupe_key": reminder.key, "message_id": f"<{uuid.uuid4().hex}@{domain}>",
+            "recipients": json.dumps(to), "created_at": now, "next_attempt_at": now,
+            "subject": f"Reminder: {reminder.name}: {reminder.what} runs out on {_day(reminder.at)}"[:300],
+            "body": f"{reminder.what.capitalize()} of {reminder.name} ({reminder.entry_id}) runs out on "
+                    f"{_day(reminder.at)}, in {left} day(s).\n\nRe-confirm the entry, renew the key or "
+                    f"record the emergency line test in the directory before then.\n",
+            # Nobody to tell is recorded too (visible to admins, and not retried every hour).
+            "status": "pending" if to else "failed",
+            "last_error": "" if to else "no recipient: no publisher account with an email, no active contact",
+        })
+    bulk_insert(Outbox, rows, "(dedupe_key) DO NOTHING")
+    return len(rows)
+
+
+def bulk_insert(model: Any, rows: list[dict[str, Any]], on_conflict: str) -> None:
+    """INSERT … ON CONFLICT for many rows with one prepared statement (SQLite ≥ 3.24 and PostgreSQL
+    share this syntax): building peewee's multi-row INSERT costs more than the database's work here."""
+    if not rows:
+        return
+    # peewee applies field defaults in Python, not in the schema: fill them in as peewee would.
+    defaults = {f.column_name: f.default for f in model._meta.sorted_fields
+                if f.default is not None and not callable(f.default) and f.column_name not in rows[0]}
+    columns = [*rows[0], *defaults]
+    param = db.database.param
+    sql = (f'INSERT INTO "{model._meta.table_name}" ({", ".join(columns)}) VALUES '  # noqa: S608
+           f'({", ".join([param] * len(columns))}) ON CONFLICT {on_conflict}')  # names from our models only
+    cursor = db.database.cursor()
+    cursor.executemany(sql, [tuple({**defaults, **r}[c] for c in columns) for r in rows])
+
+
+def publishers_of(entry_ids: set[str]) -> dict[str, list[str]]:
+    """`publisher_addresses` for many entries at once (chunks of 500 ids per query)."""
+    ids = sorted(entry_ids)
+    found: dict[str, list[str]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        accounts = (Account.select(Account.email, AccountOrganisation.entry_id).join(AccountOrganisation)
+                    .where(AccountOrganisation.entry_id.in_(chunk) & (Account.role == "publisher") &
+                           ~Account.disabled & Account.email.is_null(False)).tuples())
+        for email, entry_id in cast(Iterable[tuple[str, str]], accounts):
+            found.setdefault(entry_id, []).append(email)
+        missing = [e for e in chunk if e not in found]
+        contacts = (Contact.select(Contact.organisation, Contact.email)
+                    .where(Contact.organisation.in_(missing) & Contact.active).tuples())
+        for entry_id, email in cast(Iterable[tuple[str, str]], contacts):
+            found.setdefault(entry_id, []).append(email)
+    return found
 
 
 def sent_reminder_keys(now: int) -> set[str]:
     """Reminder keys queued in the last 31 days (older deadlines have passed)."""
     rows = Outbox.select(Outbox.dedupe_key).where(Outbox.dedupe_key.startswith("remind:") &
-                                                  (Outbox.created_at > now - 31 * DAY))
-    return {r.dedupe_key for r in rows}
+                                                  (Outbox.created_at > now - 31 * DAY)).tuples()
+    return {key for (key,) in cast(Iterable[tuple[str]], rows)}
 
 
 def _day(epoch: int) -> str:
