@@ -63,7 +63,7 @@ def _register_features() -> None:
     register_job("outbox", lambda: notifications.deliver().summary(), 60, lease_seconds=10 * 60)
     _register_sync_sources()
     try:
-        from directory.federation import jobs as federation_jobs  # type: ignore[attr-defined]
+        from directory.federation import jobs as federation_jobs
     except ImportError:
         return
     federation_jobs.register_jobs(register_job)
