@@ -52,6 +52,10 @@ LABELS: dict[str, dict[str, Any]] = {
         "key_expired": _l("key expired"),
         "key_revoked": _l("key revoked"),
     },
+    "weekday": {
+        "mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
+        "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday"),
+    },
     "priority": {"routine": _l("Routine"), "urgent": _l("Urgent"), "emergency": _l("Emergency")},
 }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 
 from directory import runtime
 from directory.actors import Actor
@@ -77,6 +77,8 @@ def _headers(response: Response) -> Response:
     if is_web_path(request.path):
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if current_app.config.get("SESSION_COOKIE_SECURE"):  # production: HTTPS only from now on
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if response.mimetype == "text/html":
             response.headers["Cache-Control"] = "no-store"  # pages may hold restricted data
     return response

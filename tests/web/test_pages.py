@@ -116,7 +116,10 @@ def test_organisation_page_shows_programme_services_keys_signatures_and_history(
     for shown in ("We answer lawful requests.", "Send the order by email.", "A court order",
                   "Preservation", "Subscriber information", "48", "Mail", "Subscriber data",
                   "kept 180 days", "Threat to life only", "Signed by the registrar node", "AS64500",
-                  "192.0.2.0/24", "+49 30 901820".replace(" ", "")):
+                  "192.0.2.0/24", "+49 30 901820".replace(" ", ""),
+                  "Working hours, local time (Europe/Berlin)",
+                  "<th scope=\"row\">Monday</th><td>08:00\u201317:00</td>",
+                  "<th scope=\"row\">Sunday</th><td>closed</td>", "Closed on public holidays of DE."):
         assert shown in html, shown
     assert runtime.node_key().fingerprint in html  # full fingerprint, never a short id
     history = html[html.index('id="s-history"'):]
