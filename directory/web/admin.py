@@ -6,9 +6,9 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
-from directory import accounts, runtime
+from directory import accounts, approvals, runtime
 from directory.actors import Actor
-from directory.errors import Conflict, Forbidden, NotFound, Unauthenticated
+from directory.errors import Conflict, Forbidden, Unauthenticated
 from directory.models.accounts import Account
 from directory.web import queries, signin
 
@@ -62,23 +62,18 @@ def freshness() -> str:
 
 @bp.get("/approvals")
 def approval_list() -> str:
-    module = queries.optional("directory.approvals")
-    rows = module.listing(g.actor) if module is not None else None
-    return render_template("admin/approvals.html", rows=rows)
+    return render_template("admin/approvals.html", rows=approvals.listing(g.actor))
 
 
 @bp.post("/approvals/<int:change_id>/<any(approve, reject):decision>")
 def decide(change_id: int, decision: str) -> BaseResponse:
     """A second administrator applies or refuses a call-back change; refusals of the decision are shown."""
-    module = queries.optional("directory.approvals")
-    if module is None:
-        raise NotFound("approvals are not part of this node")
     try:
         if decision == "approve":
-            done = module.approve(change_id, g.actor)
+            done = approvals.approve(change_id, g.actor)
             flash(gettext("Change %(id)s approved: version %(v)s.", id=change_id, v=done["applied_version"]))
         else:
-            module.reject(change_id, g.actor, request.form.get("note", "")[:500])
+            approvals.reject(change_id, g.actor, request.form.get("note", "")[:500])
             flash(gettext("Change %(id)s rejected.", id=change_id))
     except (Conflict, Forbidden) as exc:
         flash(exc.message)

@@ -38,7 +38,7 @@ def home() -> str:
     filters = _filters()
     results, next_url = None, None
     if text or any(filters.values()):
-        results = queries.search(text, filters, g.actor, i18n.viewer_zone(), _page_number(), PER_PAGE)
+        results = queries.find(text, filters, g.actor, i18n.viewer_zone(), _page_number(), PER_PAGE)
         if results.total > results.page * results.per_page:
             args: dict[str, Any] = {**request.args.to_dict(), "page": str(results.page + 1)}
             next_url = url_for("web.home", **args)
@@ -62,11 +62,10 @@ def verify() -> tuple[str, int]:
         if g.actor.kind == "anonymous":
             raise Unauthenticated("sign in with a reader account to verify a requester")
         try:
-            result = queries.verify(form, g.actor)
+            result = queries.verify_requester(form, g.actor)
         except InvalidInput as exc:
             errors, status = {**exc.errors, "_": [exc.message]}, 422
-    page = render_template("verify.html", form=form, result=result, errors=errors,
-                           available=queries.verify_available())
+    page = render_template("verify.html", form=form, result=result, errors=errors)
     return page, status
 
 

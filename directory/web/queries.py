@@ -1,37 +1,27 @@
-"""Every domain call the web pages make, in one place (no Flask here).
+"""Every domain call the web pages make to read, in one place (no Flask here).
 
-The pages were built while search/resolve/verify (issue 4), freshness (issue 6), LDAP sync and
-federation were being written; each of those is imported where used, and a missing module makes its
-page say "not available on this node" instead of failing, so switching a page to a new capability is a
-change in this file only.
+The pages were first built against `organisations.list_page/read` while search/resolve/verify (issue 4),
+freshness (issue 6), approvals and federation were being written; they now call those modules, and this
+file is the one place a page's source of data changes.
 """
 
 from __future__ import annotations
 
-import importlib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import ModuleType
 from typing import Any
 
-from directory import hours, organisations, runtime, validators
+from directory import freshness, hours, organisations, resolve, runtime, search, validators, verify
 from directory.actors import Actor
-from directory.errors import InvalidInput
 from directory.models.entries import Organisation
+from directory.models.federation import Peer, PeerState
+from directory.models.sync import SyncRun
 
 FILTER_NAMES = ("country", "kind", "language", "request_type", "service_type")
 _ASN = re.compile(r"^(?:as)?(\d{1,10})$", re.IGNORECASE)
-
-
-def optional(module: str) -> ModuleType | None:
-    """A capability module, or None when this node's code does not have it (yet)."""
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -67,24 +57,26 @@ def understand(text: str) -> tuple[str, str]:
     return "text", value
 
 
-def search(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
-           per_page: int = 20) -> Results:
+def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
+         per_page: int = 20) -> Results:
+    """Addresses (IP, AS number, email, domain) are resolved to their holder; anything else is searched.
+
+    A domain nobody holds is searched as text too, so "telecom.example" also finds names and services.
+    """
     how, value = understand(text)
-    resolver = optional("directory.resolve")
-    if how != "text" and resolver is not None:
-        answer = resolver.resolve({how: value}, actor, tz=tz)
+    if how != "text":
+        answer = resolve.resolve({how: value}, actor, tz=tz)
         items = [{**m["organisation"], "reachable": m["reachable"], "matched": m.get("matched")}
                  for m in answer["matches"]]
         items = [i for i in items if _passes(i, filters)]
         if items or how != "domain":
             return Results(items, len(items), 1, max(len(items), 1), how)
-    finder = optional("directory.search")
-    if finder is None:
-        return _listed(value, filters, actor, tz, page, per_page)
-    query = finder.Query(text=value if how == "text" else text.strip(), tz=tz,
-                         emergency=bool(filters.get("emergency")), open_now=bool(filters.get("open_now")),
-                         **{k: filters.get(k) or None for k in FILTER_NAMES})
-    found = finder.search(query, actor, page, per_page)
+    chosen: dict[str, str | None] = {k: filters.get(k) or None for k in FILTER_NAMES}
+    query = search.Query(text=text.strip(), tz=tz, emergency=bool(filters.get("emergency")),
+                         open_now=bool(filters.get("open_now")), country=chosen["country"],
+                         kind=chosen["kind"], language=chosen["language"],
+                         service_type=chosen["service_type"], request_type=chosen["request_type"])
+    found = search.search(query, actor, page, per_page)
     return Results(found.items, found.total, found.page, found.per_page, "text")
 
 
@@ -95,17 +87,6 @@ def _passes(item: dict[str, Any], filters: dict[str, Any]) -> bool:
     if filters.get("emergency") and not item.get("emergency_channel"):
         return False
     return all(not filters.get(k) or item.get(k) == filters[k] for k in ("country", "kind"))
-
-
-def _listed(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
-            per_page: int) -> Results:
-    """Without the search module: organisations whose name contains the text."""
-    chosen = {k: filters.get(k) for k in FILTER_NAMES if filters.get(k)}
-    listed = organisations.list_page(actor, {**chosen, "name": text}, page, per_page)
-    items = [{**item, "reachable": reachable_now(item.get("working_hours"), item["timezone"], tz)}
-             for item in listed.items]
-    return Results(items, listed.total, page, per_page, "text",
-                   ["full-text search is not available on this node: names were matched"])
 
 
 def reachable_now(schedule: dict[str, Any] | None, org_tz: str, viewer_tz: str,
@@ -133,27 +114,16 @@ def organisation_page(entry_id: str, actor: Actor, tz: str) -> dict[str, Any]:
     return view
 
 
-def verify_available() -> bool:
-    return optional("directory.verify") is not None
-
-
-def verify(form: dict[str, str], actor: Actor) -> dict[str, Any]:
+def verify_requester(form: dict[str, str], actor: Actor) -> dict[str, Any]:
     """The verdict on a requester: checks in plain language and the call-back path from the directory."""
-    checker = optional("directory.verify")
-    if checker is None:
-        raise InvalidInput("requester verification is not available on this node")
     given = {k: v.strip() or None for k, v in form.items()}
-    request = checker.Request(email=given.get("email"), phone=given.get("phone"),
-                              request_type=given.get("request_type"),
-                              signed_message=given.get("message"))
-    result: dict[str, Any] = checker.verify(request, actor)
-    return result
+    request = verify.Request(email=given.get("email"), phone=given.get("phone"),
+                             request_type=given.get("request_type"), signed_message=given.get("message"))
+    return verify.verify(request, actor)
 
 
 def freshness_report() -> list[dict[str, Any]]:
     """Every current entry that is not fresh, worst first, with its reasons."""
-    from directory import freshness
-
     rows = []
     for row in Organisation.select().where(~Organisation.deleted).order_by(Organisation.name):
         status = freshness.row_status(row)
@@ -165,12 +135,8 @@ def freshness_report() -> list[dict[str, Any]]:
     return rows
 
 
-def sync_overview() -> dict[str, Any] | None:
-    """Configured LDAP sources and each source's last runs; None when sync is not part of this node."""
-    if optional("directory.models.sync") is None:
-        return None
-    from directory.models.sync import SyncRun
-
+def sync_overview() -> dict[str, Any]:
+    """Configured LDAP sources (DIRECTORY_SYNC_CONFIG) and each source's last runs."""
     configured: dict[str, Any] = {}
     path = str(runtime.settings().get("SYNC_CONFIG") or "")
     config_error = None
@@ -195,12 +161,8 @@ def _run(row: Any) -> dict[str, Any]:
             "message": row.message}
 
 
-def peers_overview() -> list[dict[str, Any]] | None:
-    """Federation peers and the state of their last pull; None when federation is not part of this node."""
-    if optional("directory.models.federation") is None:
-        return None
-    from directory.models.federation import Peer, PeerState
-
+def peers_overview() -> list[dict[str, Any]]:
+    """Federation peers (pinned key, scope) and the state of their last pull."""
     out = []
     for peer in Peer.select().order_by(Peer.name):
         state = PeerState.get_or_none(PeerState.peer == peer.id)
