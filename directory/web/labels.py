@@ -56,6 +56,8 @@ LABELS: dict[str, dict[str, Any]] = {
         "mon": _l("Monday"), "tue": _l("Tuesday"), "wed": _l("Wednesday"), "thu": _l("Thursday"),
         "fri": _l("Friday"), "sat": _l("Saturday"), "sun": _l("Sunday"),
     },
+    "lookup": {"ip": _l("IP address"), "asn": _l("AS number"), "domain": _l("domain"),
+               "email": _l("email address")},
     "priority": {"routine": _l("Routine"), "urgent": _l("Urgent"), "emergency": _l("Emergency")},
 }
 

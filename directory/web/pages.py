@@ -36,13 +36,13 @@ def _page_number() -> int:
 def home() -> str:
     text = request.args.get("q", "").strip()[:300]
     filters = _filters()
-    results, next_url = None, None
+    results, how, next_url = None, "text", None
     if text or any(filters.values()):
-        results = queries.find(text, filters, g.actor, i18n.viewer_zone(), _page_number(), PER_PAGE)
+        results, how = queries.find(text, filters, g.actor, i18n.viewer_zone(), _page_number(), PER_PAGE)
         if results.total > results.page * results.per_page:
             args: dict[str, Any] = {**request.args.to_dict(), "page": str(results.page + 1)}
             next_url = url_for("web.home", **args)
-    return render_template("home.html", q=text, filters=filters, results=results, next_url=next_url,
+    return render_template("home.html", q=text, filters=filters, results=results, how=how, next_url=next_url,
                            kinds=ORGANISATION_KINDS, request_types=REQUEST_TYPES,
                            service_types=SERVICE_TYPES)
 

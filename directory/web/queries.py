@@ -10,7 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,16 +21,6 @@ from directory.models.sync import SyncRun
 
 FILTER_NAMES = ("country", "kind", "language", "request_type", "service_type")
 _ASN = re.compile(r"^(?:as)?(\d{1,10})$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Results:
-    items: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
-    how: str  # text | ip | asn | domain | email: how the box's input was understood
-    notes: list[str] = field(default_factory=list)
 
 
 def understand(text: str) -> tuple[str, str]:
@@ -58,10 +47,11 @@ def understand(text: str) -> tuple[str, str]:
 
 
 def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
-         per_page: int = 20) -> Results:
+         per_page: int = 20) -> tuple[search.Results, str]:
     """Addresses (IP, AS number, email, domain) are resolved to their holder; anything else is searched.
 
-    A domain nobody holds is searched as text too, so "telecom.example" also finds names and services.
+    Returns the results and how the input was understood (text | ip | asn | domain | email). A domain
+    nobody holds is searched as text too, so "telecom.example" also finds names and services.
     """
     how, value = understand(text)
     if how != "text":
@@ -70,14 +60,13 @@ def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
                  for m in answer["matches"]]
         items = [i for i in items if _passes(i, filters)]
         if items or how != "domain":
-            return Results(items, len(items), 1, max(len(items), 1), how)
+            return search.Results(items, len(items), 1, max(len(items), 1)), how
     chosen: dict[str, str | None] = {k: filters.get(k) or None for k in FILTER_NAMES}
     query = search.Query(text=text.strip(), tz=tz, emergency=bool(filters.get("emergency")),
                          open_now=bool(filters.get("open_now")), country=chosen["country"],
                          kind=chosen["kind"], language=chosen["language"],
                          service_type=chosen["service_type"], request_type=chosen["request_type"])
-    found = search.search(query, actor, page, per_page)
-    return Results(found.items, found.total, found.page, found.per_page, "text")
+    return search.search(query, actor, page, per_page), "text"
 
 
 def _passes(item: dict[str, Any], filters: dict[str, Any]) -> bool:
