@@ -90,6 +90,8 @@ class Reachable(Schema):
 
 class SearchItem(Schema):
     id = fields.String()
+    registrar = fields.String()
+    version = fields.Integer()
     name = fields.String()
     alt_names = fields.List(fields.Dict())
     kind = fields.String()
@@ -100,6 +102,9 @@ class SearchItem(Schema):
     official_email_domains = fields.List(fields.String())
     service_types = fields.List(fields.String())
     emergency_channel = fields.Boolean()
+    timezone = fields.String()
+    not_after = fields.String()
+    confirmed_at = fields.String()
     status = fields.String()
     status_reasons = fields.List(fields.String())
     reachable = fields.Nested(Reachable)
