@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from directory import ratelimit
 from directory.api.auth import client_address
-from directory.errors import Unauthenticated
+from directory.errors import TooManyRequests, Unauthenticated
 from directory.web import security, signin
 
 bp = Blueprint("account", __name__)
+bp.register_error_handler(TooManyRequests, security.too_many)
 
 
 def _safe_next(target: str | None) -> str:
@@ -23,6 +25,7 @@ def _safe_next(target: str | None) -> str:
 def sign_in() -> BaseResponse | str | tuple[str, int]:
     error = None
     if request.method == "POST":
+        ratelimit.spend(g.actor)  # besides the per-account lockout: guessing across many accounts
         try:
             done = signin.sign_in(request.form.get("name", ""), request.form.get("password", ""),
                                   request.form.get("code", ""), client_address())

@@ -8,11 +8,12 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from directory import accounts, approvals, runtime
 from directory.actors import Actor
-from directory.errors import Conflict, Forbidden, Unauthenticated
+from directory.errors import Conflict, Forbidden, TooManyRequests, Unauthenticated
 from directory.models.accounts import Account
-from directory.web import queries, signin
+from directory.web import queries, security, signin
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.register_error_handler(TooManyRequests, security.too_many)
 
 
 @bp.before_request

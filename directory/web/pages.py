@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Blueprint, g, render_template, request, url_for
 
-from directory.errors import InvalidInput, Unauthenticated
+from directory import ratelimit
+from directory.errors import InvalidInput, TooManyRequests, Unauthenticated
 from directory.vocabulary import ORGANISATION_KINDS, REQUEST_TYPES, SERVICE_TYPES
-from directory.web import i18n, queries
+from directory.web import i18n, queries, security
 
 bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets",
                template_folder="templates")
+bp.register_error_handler(TooManyRequests, security.too_many)
 
 PER_PAGE = 20
 
@@ -38,6 +40,7 @@ def home() -> str:
     filters = _filters()
     results, how, next_url = None, "text", None
     if text or any(filters.values()):
+        ratelimit.spend(g.actor)  # anonymous searches count like the API's, per client address
         results, how = queries.find(text, filters, g.actor, i18n.viewer_zone(), _page_number(), PER_PAGE)
         if results.total > results.page * results.per_page:
             args: dict[str, Any] = {**request.args.to_dict(), "page": str(results.page + 1)}

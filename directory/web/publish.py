@@ -13,10 +13,18 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from directory import entries, organisations
 from directory.actors import Actor
-from directory.errors import DirectoryError, Forbidden, InvalidInput, PreconditionFailed, Unauthenticated
-from directory.web import editing
+from directory.errors import (
+    DirectoryError,
+    Forbidden,
+    InvalidInput,
+    PreconditionFailed,
+    TooManyRequests,
+    Unauthenticated,
+)
+from directory.web import editing, security
 
 bp = Blueprint("publish", __name__, url_prefix="/publish")
+bp.register_error_handler(TooManyRequests, security.too_many)
 
 
 def _publisher(entry_id: str) -> Actor:

@@ -16,7 +16,7 @@ from directory import runtime
 from directory.actors import Actor
 from directory.api.auth import client_address
 from directory.api.errors import JSON_PREFIXES
-from directory.errors import BadRequest
+from directory.errors import BadRequest, TooManyRequests
 from directory.web import signin
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -71,6 +71,14 @@ def start_session(signed_in: signin.SignedIn) -> None:
 
 def end_session() -> None:
     session.clear()
+
+
+def too_many(error: TooManyRequests) -> Response:
+    """429 as an HTML page that keeps its Retry-After (the generic HTML renderer knows no headers)."""
+    from directory.web import render_error
+
+    page, status = render_error(error.status, error.message)
+    return Response(page, status, headers={"Retry-After": str(error.retry_after)}, mimetype="text/html")
 
 
 def _headers(response: Response) -> Response:

@@ -161,3 +161,13 @@ def test_verify_page_gives_the_verdict_and_the_directory_call_back_number(
     assert '<h2 id="verdict-title">Not verified</h2>' in html
     response = client.post("/verify", data={"email": "not an address", "csrf_token": token})
     assert response.status_code == 422 and "not an email address" in text(response)
+
+
+def test_anonymous_searches_are_rate_limited_like_the_api(client: FlaskClient) -> None:
+    runtime.settings()["ANON_RATE"] = 2
+    assert client.get("/?q=telecom").status_code == 200
+    assert client.get("/?q=telecom").status_code == 200
+    response = client.get("/?q=telecom")
+    assert response.status_code == 429 and response.mimetype == "text/html"
+    assert int(response.headers["Retry-After"]) > 0 and "Too many requests" in text(response)
+    assert client.get("/").status_code == 200  # the page without a query costs nothing
