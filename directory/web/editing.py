@@ -8,7 +8,7 @@ was looking at, so an edit made on a stale page is refused instead of silently o
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from marshmallow import ValidationError
 
@@ -16,6 +16,7 @@ from directory import documents, entries, signatures
 from directory.actors import Actor
 from directory.entries import VersionInfo
 from directory.errors import Forbidden, InvalidInput
+from directory.vocabulary import REQUESTING_KINDS
 
 ORG_FIELDS = ("name", "legal_name", "website", "switchboard_phone", "timezone")
 LIST_FIELDS = ("official_email_domains", "languages", "domains")
@@ -79,6 +80,8 @@ def contacts_form(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     for contact in doc.get("contacts", []):
         row: dict[str, Any] = {name: str(contact.get(name) or "") for name in CONTACT_FIELDS}
         row.update({name: joined(contact.get(name)) for name in CONTACT_LISTS})
+        types = contact.get("authorised_request_types") or contact.get("handles_request_types") or []
+        row.update(types=types, emergency=bool(contact.get("emergency")))
         row.update(contact_id=contact["contact_id"], active=contact.get("active", True),
                    ldap=str(contact.get("source", "manual")).startswith("ldap:"),
                    source=contact.get("source", "manual"))
@@ -86,27 +89,46 @@ def contacts_form(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def save_contacts(entry_id: str, form: Mapping[str, str], version: int, actor: Actor) -> VersionInfo:
+class Form(Protocol):
+    """Submitted fields; a name may repeat (checkboxes), as in werkzeug's MultiDict."""
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+def _one(form: Form, key: str) -> str:
+    values = form.getlist(key)
+    return values[0] if values else ""
+
+
+def types_field(kind: str) -> str:
+    """Requesting organisations' contacts are authorised for request types; the others handle them."""
+    return "authorised_request_types" if kind in REQUESTING_KINDS else "handles_request_types"
+
+
+def save_contacts(entry_id: str, form: Form, version: int, actor: Actor) -> VersionInfo:
     """Edited, removed and at most one new contact; LDAP-owned contacts are passed through untouched."""
     _may_edit(entry_id, actor)
     doc = entries.get_document(entry_id)
+    types = types_field(doc["kind"])
     contacts: list[dict[str, Any]] = []
     for index, contact in enumerate(doc.get("contacts", [])):
         if contact.get("source", "manual").startswith("ldap:"):
             contacts.append({"contact_id": contact["contact_id"]})
             continue
-        if form.get(f"c{index}-remove"):
+        if _one(form, f"c{index}-remove"):
             continue
-        contacts.append({"contact_id": contact["contact_id"], **_contact_fields(form, f"c{index}-")})
-    if form.get("new-display_name", "").strip() or form.get("new-email", "").strip():
-        contacts.append(_contact_fields(form, "new-"))
+        contacts.append({"contact_id": contact["contact_id"], **_contact_fields(form, f"c{index}-", types)})
+    if _one(form, "new-display_name").strip() or _one(form, "new-email").strip():
+        contacts.append(_contact_fields(form, "new-", types))
     return entries.update(entry_id, _loaded({"contacts": contacts}), actor, if_version=version)
 
 
-def _contact_fields(form: Mapping[str, str], prefix: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {name: form.get(prefix + name, "").strip() for name in CONTACT_FIELDS}
+def _contact_fields(form: Form, prefix: str, types: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {name: _one(form, prefix + name).strip() for name in CONTACT_FIELDS}
     fields["title"] = fields["title"] or None
-    fields.update({name: split(form.get(prefix + name, "")) for name in CONTACT_LISTS})
+    fields.update({name: split(_one(form, prefix + name)) for name in CONTACT_LISTS})
+    fields[types] = form.getlist(prefix + "types")
+    fields["emergency"] = _one(form, prefix + "emergency") == "1"
     return fields
 
 

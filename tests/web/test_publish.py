@@ -76,15 +76,19 @@ def test_invalid_input_is_shown_next_to_the_field(client: FlaskClient, publisher
 
 def test_publisher_edits_contacts(client: FlaskClient, publisher: str) -> None:
     path = f"/publish/organisations/{publisher}/contacts"
-    form = {**_form(client, path), "version": "1", "c0-display_name": "Erika Mustermann",
+    page = client.get(path).get_data(as_text=True)
+    assert 'name="c0-types" type="checkbox" value="preservation" checked' in page
+    form = {"csrf_token": csrf_from(page), "version": "1", "c0-display_name": "Erika Mustermann",
             "c0-title": "Head of liaison", "c0-email": "erika.mustermann@telecom.example",
             "c0-phones": "+49 30 901822", "c0-languages": "de, en",
+            "c0-types": ["preservation", "traffic_data"], "c0-emergency": "1",
             "new-display_name": "Abuse desk", "new-email": "abuse@telecom.example", "new-languages": "en"}
     assert client.post(path, data=form).status_code == 303
     contacts = entries.get_document(publisher)["contacts"]
     assert [(c["display_name"], c.get("title")) for c in contacts] == [
         ("Erika Mustermann", "Head of liaison"), ("Abuse desk", None)]
-    assert contacts[0]["languages"] == ["de", "en"]
+    assert contacts[0]["languages"] == ["de", "en"] and contacts[0]["emergency"] is True
+    assert contacts[0]["handles_request_types"] == ["preservation", "traffic_data"]
     form = {**_form(client, path), "version": "2", "c0-display_name": "Erika Mustermann",
             "c0-email": "erika.mustermann@telecom.example", "c0-remove": "1",
             "c1-display_name": "Abuse desk", "c1-email": "abuse@telecom.example"}
