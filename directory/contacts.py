@@ -16,6 +16,7 @@ from directory.actors import Actor
 from directory.documents import LDAP_OWNED
 from directory.errors import Conflict, NotFound
 
+
 def merge(old: list[dict[str, Any]], incoming: list[dict[str, Any]], sync_source: str | None,
           now: int) -> list[dict[str, Any]]:
     """The contact list after an edit (manual when `sync_source` is None, else by that LDAP source)."""

@@ -21,14 +21,16 @@ from directory.api import search as search_api
 from directory.api.auth import load_actor
 from directory.api.common import BoundedInt, bounded_int_schema
 
-BLUEPRINTS = (organisations.blp, contacts.blp, versions.blp, accounts.blp, freshness.blp,
-              health.blp, federation.wellknown, federation.blp)
-# Administration: second-admin approvals of call-back changes, usage statistics.
-BLUEPRINTS += (approvals.blp, statistics.blp)
-# Finding a counterpart and verifying a requester (search, resolve, verify, exports).
-BLUEPRINTS += (search_api.blp,)
-# LDAP / Active Directory sync runs (administrators).
-BLUEPRINTS += (sync.blp,)
+BLUEPRINTS = (
+    # Entries and their history.
+    organisations.blp, contacts.blp, versions.blp, freshness.blp,
+    # Finding a counterpart and verifying a requester (search, resolve, verify, exports).
+    search_api.blp,
+    # Administration: accounts, second-admin approvals of call-back changes, statistics, LDAP sync runs.
+    accounts.blp, approvals.blp, statistics.blp, sync.blp,
+    # Operations and federation.
+    health.blp, federation.wellknown, federation.blp,
+)
 
 
 def init_app(app: Flask) -> errors.DirectoryApi:

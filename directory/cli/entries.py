@@ -20,7 +20,8 @@ def entries_group() -> None:
 @click.argument("entry_id")
 @click.option("--version", type=int, help="Version number (default: the current one).")
 @click.option("--canonical", is_flag=True, help="Write the exact signed bytes instead of the envelope.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="File (default stdout).")
 def export(entry_id: str, version: int | None, canonical: bool, output: Path | None) -> None:
     """Write a version's envelope (or, with --canonical, its exact signed bytes)."""
     from directory import organisations
