@@ -16,7 +16,9 @@ bp.register_error_handler(TooManyRequests, security.too_many)
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this site: an open redirect after sign-in would help phishing."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers drop tabs and newlines and read a backslash as "/": "/<tab>/evil.example" leaves the site.
+    if (target and target.startswith("/") and not target.startswith("//")
+            and not any(ch in target for ch in "\\\t\r\n ") and target.isprintable()):
         return target
     return url_for("web.home")
 

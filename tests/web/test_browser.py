@@ -144,6 +144,9 @@ def test_publisher_signs_in_with_totp_and_edits_the_entry(
     assert page.locator("table.history tbody tr").count() == 2
     assert entries.get_document(entry_id)["version"] == 2
     shot(page, "organisation-publisher")
+    page.get_by_role("link", name="Edit contacts").click()
+    assert page.get_by_label("Remove this contact").count() == 1
+    shot(page, "publisher-contacts")
 
 
 def test_a_form_without_its_csrf_token_is_refused(page: Any, web_account: Callable[..., WebAccount]) -> None:

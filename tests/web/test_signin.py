@@ -114,10 +114,12 @@ def test_session_cookie_is_never_accepted_by_the_api(client: FlaskClient, make_o
 def test_sign_in_redirects_only_within_the_site(client: FlaskClient,
                                                 web_account: Callable[..., WebAccount]) -> None:
     reader = web_account("reader")
-    token = csrf_from(client.get("/sign-in").get_data(as_text=True))
-    response = client.post("/sign-in", data={"name": reader.name, "password": reader.password,
-                                             "csrf_token": token, "next": "//evil.example/"})
-    assert response.headers["Location"] == "/"
+    for target, expected in (("//evil.example/", "/"), ("/\t/evil.example", "/"), ("/\\evil.example", "/"),
+                             ("https://evil.example/", "/"), ("/verify", "/verify")):
+        token = csrf_from(client.get("/sign-in").get_data(as_text=True))
+        response = client.post("/sign-in", data={"name": reader.name, "password": reader.password,
+                                                 "csrf_token": token, "next": target})
+        assert response.headers["Location"] == expected, target
 
 
 def test_cli_sets_password_and_enables_totp(app: object, settings: dict[str, object],
