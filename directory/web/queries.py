@@ -15,6 +15,7 @@ from typing import Any
 
 from directory import freshness, hours, organisations, resolve, runtime, search, validators, verify
 from directory.actors import Actor
+from directory.errors import InvalidInput
 from directory.models.entries import Organisation
 from directory.models.federation import Peer, PeerState
 from directory.models.sync import SyncRun
@@ -55,12 +56,16 @@ def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
     """
     how, value = understand(text)
     if how != "text":
-        answer = resolve.resolve({how: value}, actor, tz=tz)
-        items = [{**m["organisation"], "reachable": m["reachable"], "matched": m.get("matched")}
-                 for m in answer["matches"]]
-        items = [i for i in items if _passes(i, filters)]
-        if items or how != "domain":
-            return search.Results(items, len(items), 1, max(len(items), 1)), how
+        try:
+            answer = resolve.resolve({how: value}, actor, tz=tz)
+        except InvalidInput:  # looked like an address but is not one ("x@", "AS99999999999"): search it
+            answer = None
+        if answer is not None:
+            items = [{**m["organisation"], "reachable": m["reachable"], "matched": m.get("matched")}
+                     for m in answer["matches"]]
+            items = [i for i in items if _passes(i, filters)]
+            if items or how != "domain":
+                return search.Results(items, len(items), 1, max(len(items), 1)), how
     chosen: dict[str, str | None] = {k: filters.get(k) or None for k in FILTER_NAMES}
     query = search.Query(text=text.strip(), tz=tz, emergency=bool(filters.get("emergency")),
                          open_now=bool(filters.get("open_now")), country=chosen["country"],

@@ -69,6 +69,8 @@ def test_search_by_ip_asn_email_and_name(client: FlaskClient, make_org: Callable
     for query in ("192.0.2.77", "AS64500", "64500", "someone@telecom.example", "Example Telecom", "telecom"):
         html = text(client.get("/", query_string={"q": query}))
         assert f'href="/organisations/{entry_id}"' in html, query
+    for odd in ("x@", "@telecom", "AS99999999999", "999.1.1.1", "a@b@c"):  # not addresses: no error page
+        assert client.get("/", query_string={"q": odd}).status_code == 200, odd
 
 
 def test_filters_narrow_the_results(client: FlaskClient, make_org: Callable[..., str]) -> None:
