@@ -240,3 +240,31 @@ def test_callback_changes_tell_the_previous_addresses(app, clock, make_org):
 
     entries.update(entry_id, {"name": "Renamed Telecom"}, ADMIN)  # not a call-back detail: no notice
     assert Outbox.select().where(Outbox.dedupe_key == f"callback:{entry_id}:4").count() == 0
+
+
+def test_admins_hear_once_when_entries_become_stale_or_expired(app, clock, make_org):
+    runtime.configure({**runtime.settings(), "ADMIN_EMAIL": "ops@node-a.example"})
+    clock(T0)
+    entry_id = make_org(emergency_channels=None)
+    make_org(name="Second Telecom", emergency_channels=None)
+    assert "0 newly stale/expired" in freshness.check()
+
+    def digests() -> list[Outbox]:
+        return list(Outbox.select().where(Outbox.dedupe_key.startswith("freshness-digest:"))
+                    .order_by(Outbox.id))
+
+    clock(T0 + 181 * DAY)  # both entries are now past their re-confirmation
+    make_org(name="Confirmed Later", emergency_channels=None)
+    assert "2 newly stale/expired" in freshness.check()
+    assert "0 newly stale/expired" in freshness.check()  # the next hour: nothing new to tell
+    (first,) = digests()
+    assert first.subject == "2 directory entries became stale or expired"
+    assert first.recipients == '["ops@node-a.example"]'
+    assert f"Example Telecom ({entry_id}): stale: entry not confirmed since 2026-05-28" in first.body
+
+    clock(T0 + 366 * DAY)  # stale -> expired is news again, and the later entry is now stale
+    freshness.check()
+    latest = digests()[1]
+    assert latest.subject == "3 directory entries became stale or expired"
+    assert f"Example Telecom ({entry_id}): expired: entry expired on 2027-05-28" in latest.body
+    assert "Confirmed Later" in latest.body and len(digests()) == 2
