@@ -20,10 +20,8 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +29,7 @@ warnings.filterwarnings("ignore")  # pgpy's and cryptography's deprecation warni
 # The repository root instead of bench/ itself: modules in bench/ (e.g. http.py) must not shadow the stdlib.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-import psycopg  # noqa: E402
-
+from bench.freshness import database  # noqa: E402
 from bench.generate import generate  # noqa: E402
 from directory import config, db, migrations, resolve, runtime, search, verify  # noqa: E402
 from directory.actors import Actor  # noqa: E402
@@ -43,22 +40,6 @@ NODE_ID = "https://bench.example"
 PUBLIC = Actor.anonymous("192.0.2.1")
 READER = Actor("account", "bench", "reader", account_id=None)  # no account row: quota not counted
 MESSAGE = "Preservation request 2026/{n:04d}: please preserve the subscriber data of 11.0.0.{n}.\n"
-
-
-@contextmanager
-def database(url: str | None, folder: str) -> Iterator[str]:
-    if not url:
-        yield f"sqlite:///{folder}/bench.db"
-        return
-    name = f"cpd_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{url.rpartition('/')[0]}/{name}"
-    finally:
-        db.close_database()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def percentiles(times: list[float]) -> tuple[float, float, float]:
@@ -141,7 +122,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     rng = random.Random(7)
-    with tempfile.TemporaryDirectory() as folder, database(args.database_url, folder) as url:
+    with tempfile.TemporaryDirectory() as folder, database(args.database_url or None) as url:
         init_node_key(folder, NODE_ID)
         runtime.configure(config.resolve({"INSTANCE_PATH": folder, "DATABASE_URL": url, "NODE_ID": NODE_ID}))
         db.open_database(url)

@@ -31,6 +31,7 @@ from directory.actors import Actor
 from directory.errors import Forbidden
 from directory.models.entries import Organisation, OrgFacet
 from directory.models.search import SearchEntry
+from directory.organisations import Page as Results
 from directory.search_sql import tokens
 
 DAY = 86400
@@ -57,14 +58,6 @@ class Query:
     open_now: bool = False
     include_expired: bool = False
     tz: str | None = None  # the caller's zone for reachable-now; default: each organisation's own
-
-
-@dataclass(frozen=True)
-class Results:
-    items: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
 
 
 def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Results:
