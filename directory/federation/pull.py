@@ -13,6 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import peewee
+
 from directory import audit, db, notifications, projection, runtime
 from directory.actors import Actor
 from directory.errors import DirectoryError, NotFound
@@ -46,7 +48,9 @@ def pull_peer(name: str, transport: Transport | None = None) -> PullResult:
         return _failed(peer, exc.message, exc.attack)
     except DirectoryError as exc:
         return _failed(peer, exc.message, False)
-    except (ValueError, KeyError, TypeError) as exc:  # a malformed answer that slipped past the checks
+    except (ValueError, KeyError, TypeError, RecursionError, peewee.DatabaseError) as exc:
+        # A malformed answer that slipped past the checks (or nesting deep enough to exhaust the parser):
+        # the transaction was rolled back, so the store is as before.
         log.warning("pull of %s failed on malformed data", name, exc_info=True)
         return _failed(peer, f"malformed answer: {type(exc).__name__}: {exc}", False)
 

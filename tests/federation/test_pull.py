@@ -184,6 +184,19 @@ def test_body_larger_than_the_limit(fake_peer: FakePeer, pin: Callable[..., Peer
     assert store() == before
 
 
+@pytest.mark.parametrize("body", [b"[" * 200_000, b'{"items": [{"seq": 2}]}', b"\xff\xfe"])
+def test_malformed_pages_are_failures_not_crashes(fake_peer: FakePeer, pin: Callable[..., Peer], body: bytes):
+    fake_peer.create()
+    pin()
+    assert pull_peer("peer").ok
+    fake_peer.create()
+    fake_peer.routes["/federation/v1/changes"] = lambda _q: (200, body)
+    before = store()
+    result = pull_peer("peer")
+    assert not result.ok and PeerState.get().last_error == result.reason
+    assert store() == before
+
+
 @pytest.mark.parametrize("how", ["silent", "trickle"])
 def test_peer_that_answers_slowly_forever(fake_peer: FakePeer, pin: Callable[..., Peer], how: str):
     fake_peer.create()
