@@ -10,6 +10,8 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from directory import entries, runtime
+from directory.models.federation import Peer, PeerState
+from directory.models.sync import SyncRun
 from tests import factories
 from tests.conftest import ADMIN
 from tests.web.conftest import WebAccount, csrf_from, sign_in
@@ -142,8 +144,16 @@ def test_admin_pages_for_admins_only(client: FlaskClient, web_account: Callable[
     assert reader.name in accounts_page and "TOTP" in accounts_page
     freshness = text(client.get("/admin/freshness"))
     assert "emergency line 1 (phone) has never been tested" in freshness
-    assert client.get("/admin/ldap").status_code == 200
-    assert client.get("/admin/federation").status_code == 200
+    now = runtime.now()
+    SyncRun.create(source="corp-ad", organisation="Example Telecom", started_at=now - 60, finished_at=now,
+                   outcome="guard_tripped", counts='{"deactivated": 7}', message="would deactivate 70%")
+    ldap = text(client.get("/admin/ldap"))
+    assert "corp-ad" in ldap and "guard_tripped" in ldap and "deactivated: 7" in ldap
+    peer = Peer.create(name="node-b", url="https://node-b.example", node_id="https://node-b.example",
+                       fingerprint="A" * 40, public_key="-", created_at=now)
+    PeerState.create(peer=peer, size=12, last_error="checkpoint regression", last_error_at=now)
+    federation = text(client.get("/admin/federation"))
+    assert "node-b" in federation and "A" * 40 in federation and "checkpoint regression" in federation
 
 
 def test_verify_page_gives_the_verdict_and_the_directory_call_back_number(
