@@ -15,7 +15,7 @@ from marshmallow import fields, validate
 
 from directory import runtime
 from directory.api.schemas import Query
-from directory.errors import InvalidInput, NotFound
+from directory.errors import NotFound
 from directory.federation import auth, journal, node
 
 JSON = "application/json"
@@ -37,10 +37,10 @@ def _authenticate_peer() -> None:
 
 
 def _limit(requested: int | None) -> int:
+    """The page size: what the peer asked for, but never more than this node serves (peers configured
+    with a larger page size still work: they just receive shorter pages and ask again)."""
     most = int(runtime.settings()["FEDERATION_PAGE_SIZE"])
-    if requested is not None and requested > most:
-        raise InvalidInput("page too large", {"limit": [f"at most {most}"]})
-    return requested or most
+    return min(requested or most, most)
 
 
 @wellknown.route("/cpd-node")

@@ -120,6 +120,16 @@ def test_changes_serve_the_stored_envelopes_byte_for_byte(client: FlaskClient, r
     assert stored in response.data  # spliced in as stored, not re-serialised
     last = json.loads(get(client, requester, "/federation/v1/changes", "after=2&limit=4").data)
     assert [i["seq"] for i in last["items"]] == [3] and last["next"] is None
+    capped = json.loads(get(client, requester, "/federation/v1/changes", "after=0&limit=2").data)
+    assert len(capped["items"]) == 2 and capped["next"] == 2
+
+
+def test_a_page_larger_than_served_is_capped_not_refused(client: FlaskClient, requester: NodeKey,
+                                                         make_org: Callable[..., str]):
+    for n in range(5):
+        make_org(name=f"Telecom {n}")
+    page = json.loads(get(client, requester, "/federation/v1/changes", "after=0&limit=1000").data)
+    assert [i["seq"] for i in page["items"]] == [1, 2, 3, 4] and page["next"] == 4  # FEDERATION_PAGE_SIZE
 
 
 def test_snapshot_pages_live_entries_only(client: FlaskClient, requester: NodeKey,
