@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import peewee
+from peewee import SQL, fn
 
 from directory import audit, db, documents, freshness, hours, quota, runtime
 from directory.actors import Actor
@@ -124,13 +125,18 @@ def _filtered(query: Query, actor: Actor, now: int) -> Any:
     if query.emergency:
         wanted.append(("emergency", "yes"))
     terms = query_tokens(query.text)
-    # With text, the full-text match is the selective part: `entry_id || ''` keeps SQLite's planner from
-    # driving the query from a broad facet list (half the directory has an emergency channel).
-    entry_id = Organisation.entry_id.concat("") if terms else Organisation.entry_id
+    # A facet is often broad (most entries accept preservation requests). When text, country or kind
+    # already narrow the candidates, each is checked with an indexed EXISTS; only a facet-only query
+    # is driven from the facet's list.
+    narrowed = bool(terms or query.country or query.kind)
     for facet, value in wanted:
-        facet_rows = OrgFacet.select(OrgFacet.organisation).where(
-            (OrgFacet.facet == facet) & (OrgFacet.value == value))
-        selected = selected.where(entry_id.in_(facet_rows))
+        condition = (OrgFacet.facet == facet) & (OrgFacet.value == value)
+        if narrowed:
+            selected = selected.where(fn.EXISTS(OrgFacet.select(SQL("1")).where(
+                condition & (OrgFacet.organisation == Organisation.entry_id))))
+        else:
+            selected = selected.where(Organisation.entry_id.in_(
+                OrgFacet.select(OrgFacet.organisation).where(condition)))
     if terms:
         selected = selected.where(SearchEntry.id.in_(_text_match(terms, actor.can_read_restricted)))
     return selected
@@ -185,9 +191,15 @@ def _bytewise(column: Any) -> Any:
 def _open_ids(ordered: Any, now: int) -> list[str]:
     at = datetime.fromtimestamp(now, UTC)
     found = []
+    # Many entries publish the same hours in the same zone ("Mon-Fri 09:00-17:00, Europe/Berlin"):
+    # one answer per distinct stored text.
+    answers: dict[str, bool] = {}
     for row in _dicts(ordered.select(SearchEntry.entry_id, SearchEntry.hours).limit(OPEN_NOW_SCAN)):
-        stored = json.loads(row["hours"])
-        if hours.reachability(stored["working_hours"], stored["timezone"], at).open_now:
+        text = row["hours"]
+        if text not in answers:
+            stored = json.loads(text)
+            answers[text] = hours.reachability(stored["working_hours"], stored["timezone"], at).open_now
+        if answers[text]:
             found.append(row["entry_id"])
     return found
 
