@@ -416,7 +416,8 @@ def _tell_admins(explained: list[tuple[Any, Status]], total: int, now: int) -> N
     lines = [f"  {row.name} ({row.entry_id}): {s.status}: {'; '.join(s.reasons)}" for row, s in explained]
     if total > len(explained):
         lines.append(f"  ... and {total - len(explained)} more (`directory freshness check`)")
-    notifications.notify_admins(f"{total} directory entries became stale or expired",
+    notifications.notify_admins(f"{total} directory {'entry' if total == 1 else 'entries'} became stale or "
+                                "expired",
                                 "The freshness check found:\n\n" + "\n".join(lines) + "\n",
                                 f"freshness-digest:{now}")
 
