@@ -48,7 +48,7 @@ def understand(text: str) -> tuple[str, str]:
 
 
 def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
-         per_page: int = 20) -> tuple[search.Results, str]:
+         per_page: int = 20) -> tuple[organisations.Page, str]:
     """Addresses (IP, AS number, email, domain) are resolved to their holder; anything else is searched.
 
     Returns the results and how the input was understood (text | ip | asn | domain | email). A domain
@@ -65,7 +65,7 @@ def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
                      for m in answer["matches"]]
             items = [i for i in items if _passes(i, filters)]
             if items or how != "domain":
-                return search.Results(items, len(items), 1, max(len(items), 1)), how
+                return organisations.Page(items, len(items), 1, max(len(items), 1)), how
     chosen: dict[str, str | None] = {k: filters.get(k) or None for k in FILTER_NAMES}
     query = search.Query(text=text.strip(), tz=tz, emergency=bool(filters.get("emergency")),
                          open_now=bool(filters.get("open_now")), country=chosen["country"],
