@@ -53,6 +53,12 @@ class DirectoryApi(Api):
 
 
 def init_app(app: Flask) -> None:
+    @app.errorhandler(RecursionError)
+    def _too_deep(_error: RecursionError) -> Any:
+        # json.loads (webargs) and nested schemas recurse per level: a deeply nested body is the
+        # client's error, not a 500.
+        return _respond(400, "the request body is nested too deeply", None)
+
     @app.errorhandler(DirectoryError)
     def _domain_error(error: DirectoryError) -> Any:
         headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
