@@ -75,7 +75,7 @@ def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Res
         # sorter never carries summaries of rows that are not shown.
         narrow = base.select(SearchEntry.entry_id).order_by(*_order(query, now))
         chosen = [row["entry_id"] for row in _dicts(narrow.limit(per_page).offset((page - 1) * per_page))]
-    by_id = {row["entry_id"]: row for row in _dicts(base.where(SearchEntry.entry_id.in_(chosen)))}
+    by_id = {row["entry_id"]: row for row in _dicts(_page_rows(chosen))}
     return Results([_item(by_id[i], now, query.tz) for i in chosen], total, page, per_page)
 
 
@@ -105,6 +105,13 @@ def reachable(hours_json: str, at: int, tz: str | None) -> dict[str, Any]:
     return answer.in_zone(tz or stored["timezone"])
 
 
+def _page_rows(entry_ids: list[str]) -> Any:
+    """The stored columns of the chosen rows, by id alone (the filters were applied when choosing)."""
+    return (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours, *STATUS_COLUMNS)
+            .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
+            .where(SearchEntry.entry_id.in_(entry_ids)))
+
+
 def _dicts(query: Any) -> list[dict[str, Any]]:
     return list(query.dicts())
 
@@ -112,8 +119,11 @@ def _dicts(query: Any) -> list[dict[str, Any]]:
 def _filtered(query: Query, actor: Actor, now: int) -> Any:
     selected = (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours,
                                    *STATUS_COLUMNS)
-                .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
-                .where(~Organisation.deleted))
+                .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id)))
+    terms = query_tokens(query.text)
+    # SQLite plans without statistics: with text, `NOT deleted` leaves the full-text match to drive the
+    # query; without, the equality lets the (deleted, country, kind) index do it.
+    selected = selected.where(~Organisation.deleted if terms else Organisation.deleted == False)  # noqa: E712
     if not query.include_expired:
         selected = selected.where((Organisation.not_after > now) & (
             Organisation.source_valid_until.is_null() | (Organisation.source_valid_until > now)))
@@ -124,7 +134,6 @@ def _filtered(query: Query, actor: Actor, now: int) -> Any:
     wanted = [(f, getattr(query, f)) for f in FACETS if getattr(query, f)]
     if query.emergency:
         wanted.append(("emergency", "yes"))
-    terms = query_tokens(query.text)
     # A facet is often broad (most entries accept preservation requests). When text, country or kind
     # already narrow the candidates, each is checked with an indexed EXISTS; only a facet-only query
     # is driven from the facet's list.
