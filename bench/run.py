@@ -7,6 +7,10 @@ Each benchmark runs in its own subprocess (a crash or a missing system tool fail
 script that is not there is reported as "not run". A benchmark reports its figures by printing lines
 `figure: <name> = <number> <unit>`; for scripts that print only a table, `EXTRACTORS` below reads the
 figures out of their output. Whatever a benchmark prints is kept, verbatim, in its own section.
+
+The HTTP benchmark also runs on PostgreSQL (a temporary database on the server named by
+`DIRECTORY_BENCH_POSTGRES_URL`, default `postgresql://postgres@127.0.0.1:5432/postgres`); DESIGN.md's
+targets are judged on SQLite.
 """
 
 from __future__ import annotations
@@ -52,8 +56,10 @@ class Outcome:
     figures: dict[str, float] = field(default_factory=dict)
 
 
+POSTGRES = os.environ.get("DIRECTORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCHMARKS = (
     Benchmark("http", "http.py"),
+    Benchmark("http_postgresql", "http.py", ("--database-url", POSTGRES)),
     Benchmark("search", "search.py"),
     Benchmark("freshness", "freshness.py"),
     Benchmark("ldap_sync", "ldap_sync.py"),
@@ -74,6 +80,9 @@ TARGETS = (
     Target("Freshness pass over 100,000 entries", "freshness.pass", 10, "s"),
 )
 
+# Which benchmark measures the figures named `<prefix>.*`.
+OWNER = {"http": "http", "search": "search", "verify": "search", "ldap": "ldap_sync",
+         "federation": "federation", "freshness": "freshness"}
 FIGURE = re.compile(r"^figure:\s*([\w.]+)\s*=\s*([-\d.]+)", re.MULTILINE)
 NUMBER = r"([\d.]+)"
 
@@ -134,11 +143,39 @@ def run_one(bench: Benchmark, timeout: int, env: dict[str, str]) -> Outcome:
                        _text(exc.stdout), _text(exc.stderr))
     outcome = Outcome(bench, "ok" if proc.returncode == 0 else f"failed (exit {proc.returncode})",
                       time.monotonic() - started, proc.stdout, proc.stderr)
-    outcome.figures = {m.group(1): float(m.group(2)) for m in FIGURE.finditer(proc.stdout)}
-    extractor = EXTRACTORS.get(bench.name)
-    if extractor is not None:
-        outcome.figures = {**extractor(proc.stdout), **outcome.figures}
+    outcome.figures = figures_of(bench, proc.stdout)
     return outcome
+
+
+def figures_of(bench: Benchmark, stdout: str) -> dict[str, float]:
+    found = {m.group(1): float(m.group(2)) for m in FIGURE.finditer(stdout)}
+    extractor = EXTRACTORS.get(bench.name)
+    return {**extractor(stdout), **found} if extractor is not None else found
+
+
+SECTION = re.compile(r"^### (\w+) \(bench/[\w.]+\): (.*?)(?:, (\d+) s)?$", re.MULTILINE)
+
+
+def previous(path: Path) -> dict[str, Outcome]:
+    """The outcomes recorded in an earlier results file, to keep the benchmarks not run again now."""
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    started = re.search(r"\(bench/run.py\), ([\d-]+ [\d:]+) UTC", text)
+    when = started.group(1) if started else "an earlier run"
+    by_name = {b.name: b for b in BENCHMARKS}
+    marks = list(SECTION.finditer(text))
+    found = {}
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        bench = by_name.get(mark.group(1))
+        if bench is None or mark.group(2) == "not run":
+            continue
+        body = text[mark.end():following.start() if following else len(text)].strip()
+        status = mark.group(2) if "(kept from the run of" in mark.group(2) else \
+            f"{mark.group(2)} (kept from the run of {when})"
+        found[bench.name] = Outcome(bench, status,
+                                    float(mark.group(3) or 0), body, figures=figures_of(bench, body))
+    return found
 
 
 def _text(data: bytes | str | None) -> str:
@@ -170,8 +207,7 @@ def render(outcomes: list[Outcome], started: str) -> str:
     figures: dict[str, float] = {}
     for outcome in outcomes:
         figures.update(outcome.figures)
-    owner = {t.figure: t.figure.split(".")[0] for t in TARGETS}
-    status = {o.benchmark.name.split("_")[0]: o.status for o in outcomes}
+    status = {o.benchmark.name: o.status for o in outcomes}
     lines = ["# Benchmark results", "", f"Written by `make bench` (bench/run.py), {started} UTC.", "",
              "## Machine and settings", "", *machine(), "", "## Targets (DESIGN.md)", "",
              "| target | required | measured | verdict |", "|---|---:|---:|---|"]
@@ -181,12 +217,12 @@ def render(outcomes: list[Outcome], started: str) -> str:
         if value is not None:
             measured = f"{value:.3g} {target.unit}"
         else:
-            bench = owner[target.figure]
-            measured = f"not measured ({status.get(bench, 'no benchmark')})"
+            bench = OWNER[target.figure.split(".")[0]]
+            measured = f"not measured ({status.get(bench, 'not run')})"
         lines.append(f"| {target.what} | {required} | {measured} | {verdict(target, value)} |")
     lines += ["", "## Benchmarks", ""]
     for outcome in outcomes:
-        lines += [f"## {outcome.benchmark.name} (bench/{outcome.benchmark.script}): {outcome.status}"
+        lines += [f"### {outcome.benchmark.name} (bench/{outcome.benchmark.script}): {outcome.status}"
                   + (f", {outcome.seconds:.0f} s" if outcome.seconds else ""), ""]
         if outcome.stdout.strip():
             lines += [outcome.stdout.strip(), ""]
@@ -201,13 +237,18 @@ def main() -> None:
     parser.add_argument("--only", default="", help="comma-separated benchmark names (default: all)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per benchmark")
     parser.add_argument("--output", type=Path, default=HERE / "results.md")
+    parser.add_argument("--keep", action="store_true",
+                        help="with --only: keep the other benchmarks' sections from the existing output file")
     args = parser.parse_args()
+    kept = previous(args.output) if args.keep else {}
     wanted = {n for n in args.only.split(",") if n}
     started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONWARNINGS": "ignore::DeprecationWarning"}
     outcomes = []
     for bench in BENCHMARKS:
         if wanted and bench.name not in wanted:
+            if bench.name in kept:
+                outcomes.append(kept[bench.name])
             continue
         print(f"bench: {bench.name} ...", flush=True)
         outcome = run_one(bench, args.timeout, env)
