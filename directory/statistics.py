@@ -30,7 +30,8 @@ LOOKUP_PREFIX = "read."
 SYNC_PREFIX = "sync."
 FEDERATION_ACTIONS = ("federation.pull",)
 CHANGE_PREFIX = "entry."
-AUTH_PREFIX = "auth."
+AUTH_PREFIX = "auth."  # refused API tokens (api/auth.py)
+SIGNIN = "signin"  # web sign-ins (web/signin.py): outcome ok, failed or refused
 MAX_MONTHS = 60
 
 
@@ -89,7 +90,7 @@ def month_summary(label: str, start: int, end: int) -> dict[str, Any]:
             federation[outcome] += count
         elif action.startswith(CHANGE_PREFIX):
             changes[action[len(CHANGE_PREFIX):]] += count
-        elif action.startswith(AUTH_PREFIX):
+        elif action.startswith(AUTH_PREFIX) or (action == SIGNIN and outcome != "ok"):
             auth_failures += count
     return {"month": label,
             "lookups": {"total": sum(lookups.values()), "by_kind": dict(lookups)},
