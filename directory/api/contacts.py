@@ -9,6 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from directory import contacts, documents, organisations
+from directory.api.approvals import PendingChangeOut
 from directory.api.auth import require_account
 from directory.api.common import etag, if_match, json_response
 from directory.api.schemas import ContactChanges, ContactOut
@@ -60,6 +61,8 @@ class ContactItem(MethodView):
 
     @blp.arguments(ContactChanges(partial=True))
     @blp.response(200, ContactOut)
+    @blp.alt_response(202, schema=PendingChangeOut, description="A call-back change waits for a second "
+                      "administrator (CALLBACK_APPROVAL): the pending change; see /api/v1/approvals")
     def patch(self, changes: dict[str, Any], entry_id: str, contact_id: str) -> Response:
         """Change a contact; LDAP-owned fields are refused (409); needs If-Match"""
         contacts.change(entry_id, contact_id, changes, require_account(), if_match())

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from directory import documents, entries, organisations
+from directory.api.approvals import PendingChangeOut
 from directory.api.auth import current_actor, require_account
 from directory.api.common import etag, if_match, json_response, per_page
 from directory.api.schemas import OrganisationChanges, OrganisationFilters, OrganisationOut, OrganisationPage
@@ -57,6 +58,8 @@ class OrganisationItem(MethodView):
 
     @blp.arguments(OrganisationChanges(partial=True))
     @blp.response(200, OrganisationOut)
+    @blp.alt_response(202, schema=PendingChangeOut, description="A call-back change waits for a second "
+                      "administrator (CALLBACK_APPROVAL): the pending change; see /api/v1/approvals")
     def patch(self, changes: dict[str, Any], entry_id: str) -> Response:
         """Change fields; needs If-Match with the current ETag; writes a new signed version"""
         entries.update(entry_id, changes, require_account(), if_match=if_match())
