@@ -8,6 +8,7 @@ briefly per version, because they change only with time (expiry) or a new key do
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections import OrderedDict
@@ -32,18 +33,25 @@ def keys_for(doc: dict[str, Any]) -> dict[str, str]:
     if doc.get("registrar") == runtime.settings()["NODE_ID"]:
         node = runtime.node_key()
         keys[node.fingerprint] = node.public_armored
-    # Entries of other registrars are verified with their node's pinned key when federation imports
-    # them; until then their node signature reads as "unknown_key", which is the truth here.
+    else:
+        # A federated entry is vouched for by its registrar node, whose key this node pinned when the
+        # peer was added; a registrar that is no longer a peer leaves the signature "unknown_key".
+        from directory.federation import peers
+
+        pinned = peers.registrar_key(doc["registrar"])
+        if pinned is not None:
+            keys[pinned[0]] = pinned[1]
     return keys
 
 
 def statuses(row: EntryVersion) -> list[dict[str, Any]]:
     """Each signature of a version: who, which key, status and reason (cached for a few minutes)."""
-    cache_key = (row.digest, row.signatures)
+    payload = bytes(row.payload)
+    # Keyed by the bytes themselves, not the stored digest, so a tampered row is never answered from cache.
+    cache_key = (hashlib.sha256(payload).hexdigest(), row.signatures)
     hit = _cache.get(cache_key)
     if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
-    payload = bytes(row.payload)
     doc = parse_canonical(payload)
     keys = keys_for(doc)
     now = datetime.fromtimestamp(runtime.now(), UTC)

@@ -18,17 +18,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from directory import audit, freshness, quota, runtime, validators
+from directory import audit, freshness, quota, runtime, signatures, validators
 from directory.actors import Actor
 from directory.errors import Forbidden, InvalidInput
 from directory.freemail import is_free_mail
 from directory.keys import (
-    SignatureRecord,
-    make_envelope,
     parse_canonical,
     verify_clearsigned,
     verify_detached,
-    verify_envelope,
 )
 from directory.lookalike import has_mixed_scripts, skeleton
 from directory.models.entries import Contact, EntryVersion, Organisation, OrgDomain
@@ -231,21 +228,16 @@ def _entry_fresh(org: Organisation, doc: dict[str, Any], now: int) -> Check:
 
 
 def _entry_signature(org: Organisation) -> Check:
-    version = _version(org)
-    node = runtime.node_key()
-    if org.registrar != runtime.settings()["NODE_ID"]:
-        return Check("entry_signature", False, f"the entry is registered at {org.registrar}; this node holds "
-                     "no key to check its signature")
-    records = [SignatureRecord(**s) for s in json.loads(version.signatures)]
-    try:
-        _, results = verify_envelope(make_envelope(bytes(version.payload), records),
-                                     {node.fingerprint: node.public_armored})
-    except Exception:  # a malformed stored envelope fails the check, never the request
-        results = []
-    ok = bool(results) and any(r.ok for r in results) and all(
-        r.ok for r in results if r.key_fpr == node.fingerprint)
-    return Check("entry_signature", ok, "the entry is validly signed by this directory node" if ok else
-                 "the entry's signature by this directory node does not verify: do not rely on it")
+    """The registrar node's signature over the stored bytes, under the key policy (`signatures`)."""
+    registrar = [s for s in signatures.statuses(_version(org)) if s["role"] == "registrar"]
+    ok = bool(registrar) and all(s["status"] == "valid" for s in registrar)
+    who = ("this directory node" if org.registrar == runtime.settings()["NODE_ID"]
+           else f"its registrar node {org.registrar}")
+    if ok:
+        return Check("entry_signature", True, f"the entry is validly signed by {who}")
+    why = "; ".join(s["reason"] for s in registrar) or "no signature"
+    return Check("entry_signature", False, f"the entry's signature by {who} does not verify ({why}): "
+                 "do not rely on it")
 
 
 def _authorised(doc: dict[str, Any], contact: dict[str, Any], request_type: str) -> Check:

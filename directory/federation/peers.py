@@ -128,6 +128,12 @@ def peer_valid_until(registrar: str) -> int | None:
     return int(row.valid_until) if row is not None and row.valid_until is not None else 0
 
 
+def registrar_key(registrar: str) -> tuple[str, str] | None:
+    """The pinned (fingerprint, armored public key) of the peer whose node id is `registrar`."""
+    row = Peer.select(Peer.fingerprint, Peer.public_key).where(Peer.node_id == registrar).first()
+    return (row.fingerprint, row.public_key) if row is not None else None
+
+
 def mark_source(registrar: str, valid_until: int) -> None:
     """Tell freshness until when a registrar's entries are current (its column drives source_stale)."""
     freshness.set_source_valid_until(registrar, valid_until)

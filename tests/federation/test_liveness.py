@@ -79,3 +79,21 @@ def test_the_scheduler_hook_gives_a_pull_job_per_peer(fake_peer: FakePeer, pin: 
     fake_peer.routes["/federation/v1/checkpoint"] = lambda _q: (200, b"{}")
     with pytest.raises(JobFailed, match="refused: checkpoint: malformed envelope"):
         func()
+
+
+def test_a_pulled_entry_shows_its_registrar_signature_checked_with_the_pinned_key(
+        fake_peer: FakePeer, pin: Callable[..., Peer], client):
+    entry_id = fake_peer.create()
+    peer = pin()
+    assert pull_peer("peer").ok
+    shown = client.get(f"/api/v1/organisations/{entry_id}").get_json()
+    assert shown["registrar"] == peer.node_id
+    assert [(s["role"], s["key_fpr"], s["status"]) for s in shown["signatures"]] == [
+        ("registrar", peer.fingerprint, "valid")]
+    peers.remove("peer", Actor.system("test"))
+    # Unpinned registrar: the signature cannot be checked here any more, and says so.
+    from directory import signatures
+
+    signatures._cache.clear()
+    again = client.get(f"/api/v1/organisations/{entry_id}").get_json()
+    assert [s["status"] for s in again["signatures"]] == ["unknown_key"]
