@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# This folder holds bench/http.py, which would shadow the standard library's `http`: use the project root.
+# Imported by gunicorn from the project root (`bench.bare_app:app`); keep bench/ itself off sys.path.
 sys.path[:] = [str(Path(__file__).resolve().parent.parent)] + [
     p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 

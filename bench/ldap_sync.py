@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)  # pyasn1 via ldap3, imghdr via pgpy
-# The repository root instead of bench/ itself: modules in bench/ (e.g. http.py) must not shadow the stdlib.
+# The repository root instead of bench/ itself, so `directory`, `bench` and `tests` import from the checkout.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from ldap3 import NONE, SAFE_SYNC, SUBTREE, SYNC, Connection, Server, Tls  # noqa: E402

@@ -58,8 +58,8 @@ class Outcome:
 
 POSTGRES = os.environ.get("DIRECTORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCHMARKS = (
-    Benchmark("http", "http.py"),
-    Benchmark("http_postgresql", "http.py", ("--database-url", POSTGRES)),
+    Benchmark("http", "throughput.py"),
+    Benchmark("http_postgresql", "throughput.py", ("--database-url", POSTGRES)),
     Benchmark("search", "search.py"),
     Benchmark("freshness", "freshness.py"),
     Benchmark("ldap_sync", "ldap_sync.py"),
@@ -134,8 +134,7 @@ def run_one(bench: Benchmark, timeout: int, env: dict[str, str]) -> Outcome:
         return Outcome(bench, "not run", stderr=f"bench/{bench.script} is not in this checkout")
     started = time.monotonic()
     try:
-        # -P: the script's folder is not put first on sys.path, where bench/http.py would shadow the
-        # standard library's `http` package for every benchmark.
+        # -P: the script's folder is not put first on sys.path; each script adds the repository root.
         proc = subprocess.run([sys.executable, "-P", str(path), *bench.args], cwd=ROOT, env=env,
                               timeout=timeout, capture_output=True, text=True, check=False)
     except subprocess.TimeoutExpired as exc:

@@ -5,7 +5,7 @@ p95 <= 25 ms).
 Generates the data with `bench/generate.py` into a temporary database (SQLite by default; a temporary
 database on the PostgreSQL server named by --database-url otherwise), then times the domain calls the
 API views make — `search.search`, `resolve.resolve`, `verify.verify` — in this process, one at a time,
-after a warm-up. HTTP and JSON encoding are not included (bench/http.py measures the HTTP layer).
+after a warm-up. HTTP and JSON encoding are not included (bench/throughput.py measures the HTTP layer).
 
     python -P bench/search.py [--orgs 100000] [--samples 400] [--database-url postgresql://...]
 
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 warnings.filterwarnings("ignore")  # pgpy's and cryptography's deprecation warnings
-# The repository root instead of bench/ itself: modules in bench/ (e.g. http.py) must not shadow the stdlib.
+# The repository root instead of bench/ itself, so `directory`, `bench` and `tests` import from the checkout.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
 from bench.freshness import database  # noqa: E402

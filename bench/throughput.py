@@ -5,7 +5,7 @@
 contacts; `bench/bare_app.py` answers a constant JSON object under the same gunicorn configuration.
 DESIGN.md: the lookup serves >= 60 % of the baseline's requests/s, and an API worker's RSS <= 150 MB.
 
-    python bench/http.py [--duration 10] [--connections 16] [--rounds 2] [--database-url URL]
+    python bench/throughput.py [--duration 10] [--connections 16] [--rounds 2] [--database-url URL]
 
 Without --database-url a fresh SQLite database is made in a temporary instance folder; with a PostgreSQL
 server URL a temporary database is created on that server and dropped afterwards. Needs `wrk`
@@ -15,25 +15,20 @@ Not part of the test suite.
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
+import time
+import urllib.request
 from pathlib import Path
-
-# Run as `python bench/http.py`, this file's folder is first on sys.path and its name would shadow the
-# standard library's `http` package (urllib and werkzeug import it): take the folder off first.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-import signal  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
