@@ -52,7 +52,8 @@ class Text(fields.String):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         text = unicodedata.normalize("NFC", super()._deserialize(value, attr, data, **kwargs))
-        bad = _CONTROL if self.multiline else _CONTROL | {"\n", "\t"}
+        # U+2028/U+2029 end a line in many renderers (and in JavaScript strings): never in one-line text.
+        bad = _CONTROL if self.multiline else _CONTROL | {"\n", "\t", "\u2028", "\u2029"}
         if any(ch in bad for ch in text) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             raise ValidationError("contains control characters")
         if len(text) > self.max_length:

@@ -26,6 +26,7 @@ BAD_FIELDS = [
     ({"kind": "vigilante"}, "kind"),
     ({"name": ""}, "name"),
     ({"name": "A\x00B"}, "name"),
+    ({"name": "A\u2028B"}, "name"),
     ({"name": "x" * 301}, "name"),
     ({"website": "javascript:alert(1)"}, "website"),
     ({"contacts": [{"display_name": "A", "email": "not-an-email"}]}, "contacts"),
