@@ -16,10 +16,8 @@ sys.path[:] = [str(Path(__file__).resolve().parent.parent)] + [
     p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 import argparse  # noqa: E402
-from typing import Any  # noqa: E402
 
 from flask import Flask, Response, jsonify  # noqa: E402
-from gunicorn.app.base import BaseApplication  # noqa: E402
 
 from directory import server  # noqa: E402
 
@@ -36,26 +34,13 @@ def create() -> Flask:
     return app
 
 
-class _Bare(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
-        super().__init__()
-
-    def load_config(self) -> None:
-        for key, value in self.options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        return create()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    _Bare(server.options(args.host, args.port, args.workers)).run()
+    server.Gunicorn(server.options(args.host, args.port, args.workers), create).run()
 
 
 if __name__ == "__main__":

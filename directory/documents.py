@@ -298,10 +298,6 @@ def load(data: Any, *, partial: bool = False) -> dict[str, Any]:
     return loaded
 
 
-def load_contact(data: Any, *, partial: bool = False) -> dict[str, Any]:
-    loaded: dict[str, Any] = ContactIn().load(data, partial=partial)
-    return loaded
-
 
 def _plain(value: Any) -> Any:
     """UUIDs and dates to strings, so the result is ready for canonical JSON."""

@@ -35,10 +35,6 @@ class VersionInfo:
     digest: str
     tombstone: bool = False
 
-    @property
-    def etag(self) -> str:
-        return self.digest
-
 
 def node_host() -> str:
     node_id = str(runtime.settings()["NODE_ID"])

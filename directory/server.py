@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -9,9 +10,12 @@ from gunicorn.app.base import BaseApplication
 from directory import config, create_app, logs, metrics
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
+class Gunicorn(BaseApplication):  # type: ignore[misc]
+    """gunicorn with its options given as data and the WSGI app built by `load` in each worker."""
+
+    def __init__(self, options: dict[str, Any], load: Callable[[], Any]) -> None:
         self.options = options
+        self._load = load
         super().__init__()
 
     def load_config(self) -> None:
@@ -19,9 +23,13 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        settings = config.resolve()
-        logs.configure(settings["LOG_LEVEL"])
-        return create_app({"SECRET_KEY": config.secret_key(settings)})
+        return self._load()
+
+
+def _directory_app() -> Any:
+    settings = config.resolve()
+    logs.configure(settings["LOG_LEVEL"])
+    return create_app({"SECRET_KEY": config.secret_key(settings)})
 
 
 def options(host: str, port: int, workers: int) -> dict[str, Any]:
@@ -36,4 +44,4 @@ def options(host: str, port: int, workers: int) -> dict[str, Any]:
 def run(host: str, port: int, workers: int) -> None:
     # Before the fork: the workers' request metrics go to files a scrape of any worker adds up.
     metrics.prepare_multiprocess(config.resolve()["INSTANCE_PATH"])
-    _Gunicorn({**options(host, port, workers), "child_exit": metrics.worker_exited}).run()
+    Gunicorn({**options(host, port, workers), "child_exit": metrics.worker_exited}, _directory_app).run()

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import peewee
 import psycopg
 import pytest
 from flask import Flask
@@ -161,4 +160,4 @@ def row_counts() -> dict[str, int]:
     return {m.__name__: m.select().count() for m in ALL_MODELS if m.__name__ != "AuditEvent"}
 
 
-__all__ = ["auth", "peewee", "require_tool", "row_counts"]
+__all__ = ["auth", "require_tool", "row_counts"]
