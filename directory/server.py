@@ -26,7 +26,7 @@ class Gunicorn(BaseApplication):  # type: ignore[misc]
         return self._load()
 
 
-def _directory_app() -> Any:
+def directory_app() -> Any:
     settings = config.resolve()
     logs.configure(settings["LOG_LEVEL"])
     return create_app({"SECRET_KEY": config.secret_key(settings)})
@@ -44,4 +44,4 @@ def options(host: str, port: int, workers: int) -> dict[str, Any]:
 def run(host: str, port: int, workers: int) -> None:
     # Before the fork: the workers' request metrics go to files a scrape of any worker adds up.
     metrics.prepare_multiprocess(config.resolve()["INSTANCE_PATH"])
-    Gunicorn({**options(host, port, workers), "child_exit": metrics.worker_exited}, _directory_app).run()
+    Gunicorn({**options(host, port, workers), "child_exit": metrics.worker_exited}, directory_app).run()

@@ -36,8 +36,8 @@ KILLS = int(os.environ.get("CRASH_KILLS", "100"))
 FULL_RESTART_EVERY = 20
 ORGS = 5
 SERVER = ("import sys; from directory import server; "
-          "server._Gunicorn({**server.options('127.0.0.1', int(sys.argv[1]), 1), 'preload_app': True,"
-          " 'threads': 2}).run()")
+          "server.Gunicorn({**server.options('127.0.0.1', int(sys.argv[1]), 1), 'preload_app': True,"
+          " 'threads': 2}, server.directory_app).run()")
 
 
 def _free_port() -> int:
