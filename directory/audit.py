@@ -31,17 +31,17 @@ def record(actor: Actor | None, action: str, target: str | None, outcome: str,
     """Append one event (in the caller's transaction when there is one, so it commits with the change)."""
     text = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     label = actor.label if actor else "system:node"
-    with db.write():
+    with db.joined():
         if not db.is_sqlite():
             # Serialise appenders so `seq` stays gapless and the chain linear on PostgreSQL.
             db.database.execute_sql("SELECT pg_advisory_xact_lock(7211)")
-        last = AuditEvent.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).first()
-        seq = (last.seq + 1) if last else 1
-        prev = last.hash if last else GENESIS
+        last = db.rows("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
+        seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
         at = runtime.now()
-        AuditEvent.create(seq=seq, at=at, actor=label, action=action, target=target, outcome=outcome,
-                          details=text, prev_hash=prev,
-                          hash=_digest(prev, seq, at, label, action, target, outcome, text))
+        db.run("INSERT INTO audit_event (seq, at, actor, action, target, outcome, details, prev_hash, hash)"
+               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (seq, at, label, action, target, outcome, text, prev,
+                _digest(prev, seq, at, label, action, target, outcome, text)))
 
 
 @dataclass(frozen=True)

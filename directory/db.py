@@ -9,8 +9,9 @@ locked" under WAL (TRAPS.md 23).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -80,6 +81,38 @@ def write() -> Iterator[None]:
     else:
         with db.atomic():
             yield
+
+
+@contextmanager
+def joined() -> Iterator[None]:
+    """Join the caller's transaction, or open a write transaction when there is none.
+
+    Unlike a nested `write()` this makes no savepoint: for appends (audit, quota) whose failure must undo
+    the caller's whole transaction anyway, two statements less per read.
+    """
+    if database.in_transaction():
+        yield
+    else:
+        with write():
+            yield
+
+
+# Hot paths (every authenticated read) use plain parameterised SQL: peewee spends several times longer
+# composing a statement than SQLite takes to run it (profile in bench/results.md, issue 9). Statements use
+# `?` placeholders and are translated once per text for PostgreSQL's `%s`.
+@lru_cache(maxsize=256)
+def _native(sql: str, param: str) -> str:
+    return sql if param == "?" else sql.replace("?", param)
+
+
+def rows(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Every row of a raw `?`-parameterised statement."""
+    return list(database.execute_sql(_native(sql, database.param), params).fetchall())
+
+
+def run(sql: str, params: Sequence[Any] = ()) -> int:
+    """Execute a raw `?`-parameterised statement; the number of rows it changed."""
+    return int(database.execute_sql(_native(sql, database.param), params).rowcount)
 
 
 def connect() -> None:

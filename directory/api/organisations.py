@@ -20,11 +20,11 @@ blp = Blueprint("organisations", __name__, url_prefix="/api/v1/organisations",
 
 
 def _one(entry_id: str, status: int = 200) -> Response:
-    data, info = organisations.read(entry_id, current_actor())
+    body, info = organisations.read_json(entry_id, current_actor())
     headers = {"ETag": etag(info.digest)}
     if status == 201:
         headers["Location"] = f"/api/v1/organisations/{entry_id}"
-    return json_response(data, status, headers)
+    return Response(body, status=status, headers=headers, mimetype="application/json")
 
 
 @blp.route("")
