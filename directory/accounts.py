@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from directory import audit, db, runtime
+from directory import audit, db, runtime, validators
 from directory.actors import ROLES, Actor
 from directory.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from directory.models.accounts import Account, AccountOrganisation, ApiToken
@@ -29,14 +29,23 @@ class NewAccount:
     name: str
     role: str
     token: str
+    email: str | None = None
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create(name: str, role: str, organisations: list[str], by: Actor) -> NewAccount:
-    """A new account with one API token; publishers must be bound to at least one organisation."""
+def create(name: str, role: str, organisations: list[str], by: Actor, email: str | None = None) -> NewAccount:
+    """A new account with one API token; publishers must be bound to at least one organisation.
+
+    `email` is where reminders and alerts for this account go (notifications); optional.
+    """
+    if email is not None:
+        try:
+            email = validators.email(email)
+        except ValueError as exc:
+            raise InvalidInput("not a usable email address", {"email": [str(exc)]}) from None
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", {"role": ["unknown role"]})
     if role == "publisher" and not organisations:
@@ -49,12 +58,12 @@ def create(name: str, role: str, organisations: list[str], by: Actor) -> NewAcco
         for entry_id in organisations:
             if Organisation.get_or_none(Organisation.entry_id == entry_id) is None:
                 raise NotFound(f"no organisation {entry_id}")
-        account = Account.create(name=name, role=role, created_at=runtime.now())
+        account = Account.create(name=name, role=role, created_at=runtime.now(), email=email)
         for entry_id in organisations:
             AccountOrganisation.create(account=account, entry_id=entry_id)
         token = issue_token(account)
         audit.record(by, "account.create", f"account:{account.id}", "ok", {"role": role})
-    return NewAccount(account.id, name, role, token)
+    return NewAccount(account.id, name, role, token, email)
 
 
 def issue_token(account: Account) -> str:
@@ -115,7 +124,7 @@ def check_password(account: Account, password: str) -> bool:
 
 
 def list_accounts() -> list[dict[str, object]]:
-    return [{"id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled,
+    return [{"id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled, "email": a.email,
              "organisations": [o.entry_id for o in
                                AccountOrganisation.select().where(AccountOrganisation.account == a.id)]}
             for a in Account.select().order_by(Account.id)]

@@ -76,3 +76,15 @@ def test_accounts_create_refuses_a_publisher_without_organisation(node_env: dict
     assert _run(node_env, "init-db").returncode == 0
     result = _run(node_env, "accounts", "create", "--role", "publisher", "--name", "P")
     assert result.returncode == 1 and "organisation" in result.stderr
+
+
+def test_accounts_create_records_the_notification_address(node_env: dict[str, str]) -> None:
+    assert _run(node_env, "init-db").returncode == 0
+    made = _run(node_env, "accounts", "create", "--role", "reader", "--name", "Desk",
+                "--email", "desk@police.example")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().splitlines()[-1].startswith("cpd_")  # the token stays on the last line
+    listed = _run(node_env, "accounts", "list").stdout.splitlines()
+    assert [line.split("\t") for line in listed] == [["1", "reader", "Desk", "", "desk@police.example"]]
+    refused = _run(node_env, "accounts", "create", "--role", "reader", "--name", "Bad", "--email", "nowhere")
+    assert refused.returncode == 1 and "email" in refused.stderr

@@ -28,9 +28,10 @@ class AccountList(MethodView):
     @blp.response(201, AccountOut)
     def post(self, body: dict[str, Any]) -> Response:
         """Create an account; its token is in the answer, once (administrators)"""
-        new = accounts.create(body["name"], body["role"], body["organisations"], require_admin())
+        new = accounts.create(body["name"], body["role"], body["organisations"], require_admin(),
+                              email=body["email"])
         return json_response({"id": new.account_id, "name": new.name, "role": new.role,
-                              "disabled": False, "organisations": body["organisations"],
+                              "disabled": False, "email": new.email, "organisations": body["organisations"],
                               "token": new.token}, 201)
 
 

@@ -112,6 +112,8 @@ class AccountIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     role = fields.String(required=True, validate=validate.OneOf(("admin", "publisher", "reader")))
     organisations = fields.List(fields.String(validate=validate.Length(max=200)), load_default=list)
+    email = fields.String(load_default=None, validate=validate.Length(max=320),
+                          metadata={"description": "where this account's reminders and alerts go"})
 
 
 class AccountOut(Schema):
@@ -119,6 +121,7 @@ class AccountOut(Schema):
     name = fields.String()
     role = fields.String()
     disabled = fields.Boolean()
+    email = fields.String(allow_none=True)
     organisations = fields.List(fields.String())
     token = fields.String(metadata={"description": "shown once, at creation"})
 

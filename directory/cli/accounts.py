@@ -18,14 +18,15 @@ def accounts_group() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "publisher", "reader"]))
 @click.option("--org", "orgs", multiple=True, help="Organisation id (publishers; repeatable).")
 @click.option("--name", required=True)
-def create(role: str, orgs: tuple[str, ...], name: str) -> None:
+@click.option("--email", default=None, help="Where this account's reminders and alerts go (optional).")
+def create(role: str, orgs: tuple[str, ...], name: str, email: str | None) -> None:
     """Create an account and print its API token (shown only now)."""
     from directory import accounts
     from directory.cli import with_database
 
     @with_database
     def run() -> None:
-        new = accounts.create(name, role, list(orgs), ADMIN_CLI)
+        new = accounts.create(name, role, list(orgs), ADMIN_CLI, email=email)
         click.echo(f"account {new.account_id} ({new.role}) created; its API token:")
         click.echo(new.token)
 
@@ -42,7 +43,7 @@ def list_() -> None:
     def run() -> None:
         for row in accounts.list_accounts():
             orgs = ",".join(row["organisations"])  # type: ignore[arg-type]
-            click.echo(f"{row['id']}\t{row['role']}\t{row['name']}\t{orgs}")
+            click.echo(f"{row['id']}\t{row['role']}\t{row['name']}\t{orgs}\t{row['email'] or ''}")
 
     run()
 
