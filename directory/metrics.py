@@ -68,8 +68,17 @@ def _histogram() -> Histogram:
     return histogram
 
 
+_children: dict[tuple[str, str, int], Any] = {}
+
+
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
-    _histogram().labels(endpoint, method, str(status)).observe(seconds)
+    # The labelled child is kept: `labels()` costs as much as the observation itself, on every request.
+    # Endpoints are route names (a fixed set), so the cache stays small.
+    key = (endpoint, method, status)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = _histogram().labels(endpoint, method, str(status))
+    child.observe(seconds)
 
 
 def render() -> tuple[bytes, str]:
