@@ -178,7 +178,7 @@ def rows_for(doc: dict[str, Any], sign: bool) -> dict[Any, list[dict[str, Any]]]
         OrgPrefix: [projection._prefix_row(entry_id, p) for p in doc.get("ip_prefixes", [])],
         OrgAsn: [{"organisation": entry_id, "asn": a} for a in doc.get("asns", [])],
         OrgFacet: [{"organisation": entry_id, "facet": f, "value": v}
-                   for f, v in sorted(projection.facets(doc))],
+                   for f, v in sorted(search_sql.facets(doc))],
     }
     rows.update(search_sql.index_rows(doc))
     return rows

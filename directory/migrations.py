@@ -56,6 +56,14 @@ def _search_index() -> None:
     search_sql.create_structures()
 
 
+def _search_filters() -> None:
+    from directory import search_sql
+    from directory.models.search import SearchEntry
+
+    _add_columns(SearchEntry, "filters", "registrar", "not_after", "confirmed_at")
+    search_sql.add_filters()
+
+
 def _federation() -> None:
     from directory.federation import journal
     from directory.models.federation import JournalLeaf, Peer, PeerNonce, PeerState, RemoteLeaf
@@ -76,6 +84,7 @@ STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (3, "search index (FTS5 / tsvector), phones, domain skeletons, rate counters", _search_index),
     (4, "federation journal, peers, peer state, remote leaves, request nonces", _federation),
     (5, "pending call-back changes awaiting a second admin", _approvals),
+    (6, "search rows carry filters (inside the full-text index), registrar and clocks", _search_filters),
 ]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from directory import documents, freshness, search_sql
 from directory.models.entries import Contact, Organisation, OrgAsn, OrgDomain, OrgFacet, OrgPrefix
-from directory.vocabulary import REQUESTING_KINDS
+from directory.search_sql import facets
 
 CHILDREN = (Contact, OrgDomain, OrgPrefix, OrgAsn, OrgFacet)
 
@@ -36,19 +36,6 @@ def project(doc: dict[str, Any], digest: str) -> None:
     _insert(OrgPrefix, [_prefix_row(entry_id, p) for p in doc.get("ip_prefixes", [])])
     _insert(OrgAsn, [{"organisation": entry_id, "asn": a} for a in sorted(set(doc.get("asns", [])))])
     _insert(OrgFacet, [{"organisation": entry_id, "facet": f, "value": v} for f, v in sorted(facets(doc))])
-
-
-def facets(doc: dict[str, Any]) -> set[tuple[str, str]]:
-    """The filter values of an entry: languages, service types, request types, emergency."""
-    active = [c for c in doc.get("contacts", []) if c.get("active", True)]
-    out = {("language", lang) for lang in doc.get("languages", [])}
-    out |= {("service_type", s["type"]) for s in doc.get("services", [])}
-    field = "authorised_request_types" if doc["kind"] in REQUESTING_KINDS else "handles_request_types"
-    out |= {("request_type", rt) for c in active for rt in c.get(field, [])}
-    out |= {("request_type", p["request_type"]) for p in doc.get("programme", {}).get("procedures", [])}
-    if doc.get("emergency_channels") or any(c.get("emergency") for c in active):
-        out.add(("emergency", "yes"))
-    return out
 
 
 def _prefix_row(entry_id: str, prefix: str) -> dict[str, Any]:

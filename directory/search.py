@@ -1,8 +1,9 @@
 """Search: free text and filters over the directory, the same answer on SQLite and PostgreSQL.
 
 Matching uses the engine's full-text index (FTS5 or `tsvector`) over tokens folded in Python
-(`directory.search_sql`); every query token is a prefix term, all must match (AND). Ordering is plain
-SQL both engines evaluate alike, so results are identical:
+(`directory.search_sql`); every query token is a prefix term, all must match (AND), and so must the
+filters, which are exact tokens of the same index. Ordering is plain SQL both engines evaluate alike,
+so results are identical:
 1. freshness: fresh and due entries, then stale ones (not re-confirmed within CONFIRM_DAYS), then
    expired ones; expired and `source_stale` entries are shown only with `include_expired`. (The SQL
    bucket uses the entry's own clocks; each item's `status` is `directory.freshness`'s full verdict,
@@ -12,11 +13,16 @@ SQL both engines evaluate alike, so results are identical:
 3. the casefolded name, compared byte-wise, then the entry id.
 `open_now` is evaluated in Python (hours, zones and holidays do not fit in SQL) over the best
 OPEN_NOW_SCAN candidates in that order, and then paginated.
+
+Filtering, counting and ordering read only the narrow columns copied into `search_entry` (on SQLite from
+the `search_entry_rank` index); the summaries, hours and organisation status columns are read for the
+one page shown. The statements are plain SQL: peewee takes longer to compose them than they take to run.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from dataclasses import dataclass
@@ -24,16 +30,13 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-import peewee
-from peewee import SQL, fn
-
 from directory import audit, db, documents, freshness, hours, quota, runtime
 from directory.actors import Actor
 from directory.errors import Forbidden
-from directory.models.entries import Organisation, OrgFacet
+from directory.models.entries import Organisation
 from directory.models.search import SearchEntry
 from directory.organisations import Page as Results
-from directory.search_sql import tokens
+from directory.search_sql import filter_token, tokens
 
 DAY = 86400
 MAX_QUERY_TOKENS = 16
@@ -64,29 +67,30 @@ class Query:
 def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Results:
     """One page of results; each item is a public summary with status and reachable-now."""
     now = runtime.now()
-    base = _filtered(query, actor, now)
+    found = _candidates(query, actor, now)
     if query.open_now:
-        ids = _open_ids(base.order_by(*_order(query, now)), now)
+        ids = _open_ids(found, _order(query, now), now)
         total = len(ids)
         chosen = ids[(page - 1) * per_page:page * per_page]
     else:
-        total = base.count()
         # Order and cut on narrow columns first; the page's stored JSON is read afterwards, so the
         # sorter never carries summaries of rows that are not shown.
-        narrow = base.select(SearchEntry.entry_id).order_by(*_order(query, now))
-        chosen = [row["entry_id"] for row in _dicts(narrow.limit(per_page).offset((page - 1) * per_page))]
-    by_id = {row["entry_id"]: row for row in _dicts(_page_rows(chosen))}
+        offset = (page - 1) * per_page
+        chosen = _ordered_ids(found, _order(query, now), per_page, offset)
+        # A page that is not full ends the results: its length tells the total without counting.
+        short = len(chosen) < per_page and (chosen or page == 1)
+        total = offset + len(chosen) if short else _count(found)
+    by_id = {row["entry_id"]: row for row in _page_rows(chosen)}
     return Results([_item(by_id[i], now, query.tz) for i in chosen], total, page, per_page)
 
 
 def matching_ids(query: Query, actor: Actor, limit: int) -> list[str]:
     """Entry ids in result order (exports); `open_now` applies."""
     now = runtime.now()
-    base = _filtered(query, actor, now)
+    found = _candidates(query, actor, now)
     if query.open_now:
-        return _open_ids(base.order_by(*_order(query, now)), now)[:limit]
-    narrow = base.select(SearchEntry.entry_id).order_by(*_order(query, now))
-    return [row["entry_id"] for row in _dicts(narrow.limit(limit))]
+        return _open_ids(found, _order(query, now), now)[:limit]
+    return _ordered_ids(found, _order(query, now), limit, 0)
 
 
 def status(row: dict[str, Any], now: int) -> freshness.Status:
@@ -100,117 +104,148 @@ STATUS_COLUMNS = (Organisation.registrar, Organisation.not_after, Organisation.c
 
 def reachable(hours_json: str, at: int, tz: str | None) -> dict[str, Any]:
     """Reachable-now of one stored `{"timezone", "working_hours"}`, in the caller's zone when given."""
+    return dict(_reachable(hours_json, at, tz))  # a copy: the remembered answer stays as computed
+
+
+# Many entries publish the same hours in the same zone and answers are asked for the same second by every
+# item of a page and by concurrent searches: the answer (a flat dict) is computed once per text and instant.
+@functools.lru_cache(maxsize=2048)
+def _reachable(hours_json: str, at: int, tz: str | None) -> dict[str, Any]:
     stored = json.loads(hours_json)
     answer = hours.reachability(stored["working_hours"], stored["timezone"], datetime.fromtimestamp(at, UTC))
     return answer.in_zone(tz or stored["timezone"])
 
 
-def _page_rows(entry_ids: list[str]) -> Any:
+@dataclass(frozen=True)
+class _Sql:
+    """A fragment of SQL with `?` markers and its parameters."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+    def __add__(self, other: _Sql) -> _Sql:
+        return _Sql(f"{self.sql} {other.sql}", self.params + other.params)
+
+
+def _rows(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    native = sql if db.is_sqlite() else sql.replace("?", "%s")
+    return list(db.database.execute_sql(native, params).fetchall())
+
+
+def _page_rows(entry_ids: list[str]) -> list[dict[str, Any]]:
     """The stored columns of the chosen rows, by id alone (the filters were applied when choosing)."""
-    return (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours, *STATUS_COLUMNS)
-            .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
-            .where(SearchEntry.entry_id.in_(entry_ids)))
+    if not entry_ids:
+        return []
+    names = ("entry_id", "summary", "hours", *(c.name for c in STATUS_COLUMNS))
+    marks = ", ".join("?" * len(entry_ids))
+    rows = _rows("SELECT s.entry_id, s.summary, s.hours, o.registrar, o.not_after, o.confirmed_at, "  # noqa: S608
+                 "o.freshness, o.source_valid_until FROM search_entry s "
+                 f"JOIN organisation o ON o.entry_id = s.entry_id WHERE s.entry_id IN ({marks})",
+                 tuple(entry_ids))
+    return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def _dicts(query: Any) -> list[dict[str, Any]]:
-    return list(query.dicts())
+def _candidates(query: Query, actor: Actor, now: int) -> _Sql:
+    """FROM and WHERE of the matching search rows: text and filters inside the full-text index, then
+    the clocks copied into the row.
 
-
-def _filtered(query: Query, actor: Actor, now: int) -> Any:
-    selected = (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours,
-                                   *STATUS_COLUMNS)
-                .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id)))
+    On SQLite the row's narrow columns are read from the `search_entry_rank` index, never from the wide
+    row (texts, summary, hours); the organisation row is read only for other registrars' entries when
+    expired ones are hidden (`_SOURCE_LIVE`).
+    """
+    source = "search_entry s INDEXED BY search_entry_rank" if db.is_sqlite() else "search_entry s"
+    conditions: list[_Sql] = []
     terms = query_tokens(query.text)
-    # SQLite plans without statistics: with text, `NOT deleted` leaves the full-text match to drive the
-    # query; without, the equality lets the (deleted, country, kind) index do it.
-    selected = selected.where(~Organisation.deleted if terms else Organisation.deleted == False)  # noqa: E712
+    wanted = filter_tokens(query)
+    if terms or wanted:
+        conditions.append(_match(terms, wanted, actor.can_read_restricted))
     if not query.include_expired:
-        selected = selected.where((Organisation.not_after > now) & (
-            Organisation.source_valid_until.is_null() | (Organisation.source_valid_until > now)))
-    if query.country:
-        selected = selected.where(Organisation.country == query.country.upper())
-    if query.kind:
-        selected = selected.where(Organisation.kind == query.kind)
-    wanted = [(f, getattr(query, f)) for f in FACETS if getattr(query, f)]
-    if query.emergency:
-        wanted.append(("emergency", "yes"))
-    # A facet is often broad (most entries accept preservation requests). When text, country or kind
-    # already narrow the candidates, each is checked with an indexed EXISTS; only a facet-only query
-    # is driven from the facet's list.
-    narrowed = bool(terms or query.country or query.kind)
-    for facet, value in wanted:
-        condition = (OrgFacet.facet == facet) & (OrgFacet.value == value)
-        if narrowed:
-            selected = selected.where(fn.EXISTS(OrgFacet.select(SQL("1")).where(
-                condition & (OrgFacet.organisation == Organisation.entry_id))))
-        else:
-            selected = selected.where(Organisation.entry_id.in_(
-                OrgFacet.select(OrgFacet.organisation).where(condition)))
-    if terms:
-        selected = selected.where(SearchEntry.id.in_(_text_match(terms, actor.can_read_restricted)))
-    return selected
+        conditions.append(_Sql(f"s.not_after > ? AND {_SOURCE_LIVE}",
+                               (now, str(runtime.settings()["NODE_ID"]), now)))
+    where = " AND ".join(c.sql for c in conditions)
+    return _Sql(f"FROM {source}" + (f" WHERE {where}" if where else ""),
+                tuple(p for c in conditions for p in c.params))
+
+
+# Not `source_stale`: this node's own entries never are (their `source_valid_until` stays empty,
+# `federation.peers.peer_valid_until`), so only other registrars' rows look at the organisation.
+_SOURCE_LIVE = ("(s.registrar = ? OR EXISTS (SELECT 1 FROM organisation o WHERE o.entry_id = s.entry_id "
+                "AND (o.source_valid_until IS NULL OR o.source_valid_until > ?)))")
+
+
+def filter_tokens(query: Query) -> list[str]:
+    """The `filters` tokens a result must carry (`search_sql.filter_token`)."""
+    wanted = [("country", query.country.upper() if query.country else None), ("kind", query.kind)]
+    wanted += [(f, getattr(query, f)) for f in FACETS]
+    wanted.append(("emergency", "yes" if query.emergency else None))
+    return [filter_token(facet, value) for facet, value in wanted if value]
 
 
 def query_tokens(text: str) -> list[str]:
     return list(dict.fromkeys(tokens(text or "")))[:MAX_QUERY_TOKENS]
 
 
-def _text_match(terms: list[str], restricted: bool) -> peewee.SQL:
-    """A subquery of matching search_entry ids; every term is quoted, so no user text is syntax."""
+def _match(terms: list[str], wanted: list[str], restricted: bool) -> _Sql:
+    """Rows holding every term (a prefix, in the text the actor may search) and every filter token.
+
+    Every token is quoted and travels as a parameter, so no user text is query syntax; filter tokens
+    start with `_`, which no term does, so terms need no column restriction to stay off them.
+    """
     if db.is_sqlite():
         column = "" if restricted else "public_text : "
-        expression = " AND ".join(f'{column}"{t}"*' for t in terms)
-        return peewee.SQL("(SELECT rowid FROM search_fts WHERE search_fts MATCH ?)", [expression])
-    vector = "all_tsv" if restricted else "public_tsv"
-    expression = " & ".join(f"'{t}':*" for t in terms)
-    # `vector` is one of two column names chosen above; the user's terms travel as a parameter.
-    return peewee.SQL(f"(SELECT id FROM search_entry WHERE {vector} @@ CAST(%s AS tsquery))",  # noqa: S608
-                      [expression])
+        expression = " AND ".join([f'{column}"{t}"*' for t in terms] + [f'"{w}"' for w in wanted])
+        return _Sql("s.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)", (expression,))
+    conditions = []
+    if terms:
+        vector = "s.all_tsv" if restricted else "s.public_tsv"  # one of two column names
+        conditions.append(_Sql(f"{vector} @@ CAST(? AS tsquery)", (" & ".join(f"'{t}':*" for t in terms),)))
+    if wanted:
+        conditions.append(_Sql("s.filter_tsv @@ CAST(? AS tsquery)", (" & ".join(f"'{w}'" for w in wanted),)))
+    return _Sql(" AND ".join(c.sql for c in conditions), tuple(p for c in conditions for p in c.params))
 
 
-def _order(query: Query, now: int) -> list[Any]:
+def _order(query: Query, now: int) -> _Sql:
+    """ORDER BY: freshness bucket, relevance tier (with text), then name and id compared byte-wise."""
     confirm = int(runtime.settings()["CONFIRM_DAYS"]) * DAY
-    freshness = peewee.Case(None, [(Organisation.not_after <= now, 2),
-                                   (Organisation.confirmed_at <= now - confirm, 1)], 0)
-    order: list[Any] = [freshness]
+    parts = [_Sql("CASE WHEN s.not_after <= ? THEN 2 WHEN s.confirmed_at <= ? THEN 1 ELSE 0 END",
+                  (now, now - confirm))]
     terms = query_tokens(query.text)
     if terms:
+        # ILIKE on PostgreSQL, LIKE (ASCII case-insensitive) on SQLite: both sides are folded already.
+        like = "LIKE" if db.is_sqlite() else "ILIKE"
         phrase = " ".join(terms)
-        every_word = _all(SearchEntry.name_key ** f"% {t}%" for t in terms)
-        order.append(peewee.Case(None, [(SearchEntry.name_key ** f"%| {phrase} |%", 0),
-                                        (SearchEntry.name_key ** f"%| {phrase}%", 1),
-                                        (every_word, 2)], 3))
-    return [*order, _bytewise(SearchEntry.sort_name), _bytewise(SearchEntry.entry_id)]
+        every_word = " AND ".join([f"s.name_key {like} ?"] * len(terms))
+        parts.append(_Sql(f"CASE WHEN s.name_key {like} ? THEN 0 WHEN s.name_key {like} ? THEN 1 "
+                          f"WHEN {every_word} THEN 2 ELSE 3 END",
+                          (f"%| {phrase} |%", f"%| {phrase}%", *(f"% {t}%" for t in terms))))
+    collate = "" if db.is_sqlite() else ' COLLATE "C"'  # SQLite compares text byte-wise already
+    parts.append(_Sql(f"s.sort_name{collate}, s.entry_id{collate}"))
+    return _Sql("ORDER BY " + ", ".join(p.sql for p in parts), tuple(v for p in parts for v in p.params))
 
 
-def _all(conditions: Any) -> Any:
-    result = None
-    for condition in conditions:
-        result = condition if result is None else (result & condition)
-    return result
+def _count(found: _Sql) -> int:
+    return int(_rows(f"SELECT COUNT(*) {found.sql}", found.params)[0][0])
 
 
-def _bytewise(column: Any) -> Any:
-    """SQLite compares text byte-wise already; PostgreSQL needs the C collation to do the same."""
-    if db.is_sqlite():
-        return column
-    return peewee.NodeList((column, peewee.SQL('COLLATE "C"')))
+def _ordered_ids(found: _Sql, order: _Sql, limit: int, offset: int) -> list[str]:
+    page = _Sql("SELECT s.entry_id") + found + order + _Sql("LIMIT ? OFFSET ?", (limit, offset))
+    return [row[0] for row in _rows(page.sql, page.params)]
 
 
-def _open_ids(ordered: Any, now: int) -> list[str]:
+def _open_ids(found: _Sql, order: _Sql, now: int) -> list[str]:
     at = datetime.fromtimestamp(now, UTC)
-    found = []
+    found_ids = []
     # Many entries publish the same hours in the same zone ("Mon-Fri 09:00-17:00, Europe/Berlin"):
     # one answer per distinct stored text.
     answers: dict[str, bool] = {}
-    for row in _dicts(ordered.select(SearchEntry.entry_id, SearchEntry.hours).limit(OPEN_NOW_SCAN)):
-        text = row["hours"]
+    scan = _Sql("SELECT s.entry_id, s.hours") + found + order + _Sql("LIMIT ?", (OPEN_NOW_SCAN,))
+    for entry_id, text in _rows(scan.sql, scan.params):
         if text not in answers:
             stored = json.loads(text)
             answers[text] = hours.reachability(stored["working_hours"], stored["timezone"], at).open_now
         if answers[text]:
-            found.append(row["entry_id"])
-    return found
+            found_ids.append(entry_id)
+    return found_ids
 
 
 def _item(row: dict[str, Any], now: int, tz: str | None) -> dict[str, Any]:
@@ -228,11 +263,11 @@ def export_csv(query: Query, actor: Actor, limit: int = MAX_EXPORT) -> str:
         raise Forbidden("the CSV export lists contacts: it needs a reader account")
     now = runtime.now()
     ids = matching_ids(query, actor, limit)
-    rows = {row["entry_id"]: row for row in _dicts(
-        SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours, *STATUS_COLUMNS,
-                           Organisation.reader_view)
-        .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
-        .where(SearchEntry.entry_id.in_(ids)))}
+    selected: Any = (SearchEntry.select(SearchEntry.entry_id, SearchEntry.summary, SearchEntry.hours,
+                                        *STATUS_COLUMNS, Organisation.reader_view)
+                     .join(Organisation, on=(Organisation.entry_id == SearchEntry.entry_id))
+                     .where(SearchEntry.entry_id.in_(ids)).dicts())
+    rows = {row["entry_id"]: row for row in selected}
     if ids:
         quota.spend(actor, len(ids))
         audit.record(actor, "read.search_export", None, "ok", {"count": len(ids)})

@@ -8,6 +8,12 @@ everything that is not a letter or digit; the engines receive plain space-separa
 lexemes verbatim. Queries are folded the same way and every token becomes a quoted prefix term, so
 user text never reaches either engine's query syntax.
 
+The filters (country, kind, language, service type, request type, emergency) are tokens too, in a column
+of their own (`filters`; `filter_tsv` on PostgreSQL), so a broad word plus filters is answered inside the
+full-text index instead of joining thousands of hits to organisations. A filter token is `_facet_` and
+the value in hex: one exact token for any value, and since folded text never holds `_`, no text token
+equals one and no user term (a prefix of letters and digits) reaches one.
+
 `index(doc)` is called by `directory.projection` inside the transaction that writes each version.
 """
 
@@ -19,6 +25,7 @@ from typing import Any
 
 from directory import db, documents, lookalike, validators
 from directory.models.search import DomainSkeleton, SearchEntry, SearchPhone
+from directory.vocabulary import REQUESTING_KINDS
 
 MAX_TOKENS = 2000  # bounds one entry's index size; names come first, so they always fit
 # Letters without a Unicode decomposition that people type as their plain Latin look-alike.
@@ -59,6 +66,30 @@ def token_text(parts: list[str]) -> str:
     return " ".join(seen)
 
 
+def filter_token(facet: str, value: str) -> str:
+    """The one token standing for `facet = value` in the `filters` column (exact, case-sensitive)."""
+    return f"_{facet}_{value.encode().hex()}"
+
+
+def filter_text(country: str, kind: str, facet_values: set[tuple[str, str]]) -> str:
+    """Every filter value of an entry as tokens: its country and kind and its `facets`."""
+    pairs = [("country", country), ("kind", kind), *sorted(facet_values)]
+    return " ".join(filter_token(f, v) for f, v in pairs)
+
+
+def facets(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    """The filter values of an entry: languages, service types, request types, emergency."""
+    active = [c for c in doc.get("contacts", []) if c.get("active", True)]
+    out = {("language", lang) for lang in doc.get("languages", [])}
+    out |= {("service_type", s["type"]) for s in doc.get("services", [])}
+    field = "authorised_request_types" if doc["kind"] in REQUESTING_KINDS else "handles_request_types"
+    out |= {("request_type", rt) for c in active for rt in c.get(field, [])}
+    out |= {("request_type", p["request_type"]) for p in doc.get("programme", {}).get("procedures", [])}
+    if doc.get("emergency_channels") or any(c.get("emergency") for c in active):
+        out.add(("emergency", "yes"))
+    return out
+
+
 def names_of(doc: dict[str, Any]) -> list[str]:
     return [doc["name"], *(a["name"] for a in doc.get("alt_names", []))]
 
@@ -81,6 +112,8 @@ def index_rows(doc: dict[str, Any]) -> dict[Any, list[dict[str, Any]]]:
     entry = {
         "entry_id": entry_id, "public_text": token_text(_public_parts(doc)),
         "restricted_text": token_text(_restricted_parts(doc)),
+        "filters": filter_text(doc["country"], doc["kind"], facets(doc)),
+        "registrar": doc["registrar"], "not_after": doc["not_after"], "confirmed_at": doc["confirmed_at"],
         "name_key": "| " + " | ".join(" ".join(tokens(n)) for n in names_of(doc)) + " |",
         "sort_name": unicodedata.normalize("NFC", doc["name"].casefold())[:300],
         "summary": json.dumps(summary(doc), ensure_ascii=False),
@@ -126,25 +159,31 @@ def normalise_phone(value: str) -> str | None:
         return None
 
 
-# --- engine-specific structures (migration step) ---
+# --- engine-specific structures (migration steps) ---
 
+_TRIGGERS = ("search_entry_ai", "search_entry_ad", "search_entry_au")
 _SQLITE_DDL = (
     # External-content FTS5 over search_entry, kept in step by triggers: deleting or rewriting a
     # search_entry row (also a bulk DELETE) removes its old tokens, so the index never drifts.
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(public_text, restricted_text, "
-    "content='search_entry', content_rowid='id', tokenize=\"unicode61 remove_diacritics 0\", "
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(public_text, restricted_text, filters, "
+    "content='search_entry', content_rowid='id', tokenize=\"unicode61 remove_diacritics 0 tokenchars '_'\", "
     "prefix='2 3 4')",
     "CREATE TRIGGER IF NOT EXISTS search_entry_ai AFTER INSERT ON search_entry BEGIN "
-    "INSERT INTO search_fts(rowid, public_text, restricted_text) "
-    "VALUES (new.id, new.public_text, new.restricted_text); END",
+    "INSERT INTO search_fts(rowid, public_text, restricted_text, filters) "
+    "VALUES (new.id, new.public_text, new.restricted_text, new.filters); END",
     "CREATE TRIGGER IF NOT EXISTS search_entry_ad AFTER DELETE ON search_entry BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, public_text, restricted_text) "
-    "VALUES ('delete', old.id, old.public_text, old.restricted_text); END",
+    "INSERT INTO search_fts(search_fts, rowid, public_text, restricted_text, filters) "
+    "VALUES ('delete', old.id, old.public_text, old.restricted_text, old.filters); END",
     "CREATE TRIGGER IF NOT EXISTS search_entry_au AFTER UPDATE ON search_entry BEGIN "
-    "INSERT INTO search_fts(search_fts, rowid, public_text, restricted_text) "
-    "VALUES ('delete', old.id, old.public_text, old.restricted_text); "
-    "INSERT INTO search_fts(rowid, public_text, restricted_text) "
-    "VALUES (new.id, new.public_text, new.restricted_text); END",
+    "INSERT INTO search_fts(search_fts, rowid, public_text, restricted_text, filters) "
+    "VALUES ('delete', old.id, old.public_text, old.restricted_text, old.filters); "
+    "INSERT INTO search_fts(rowid, public_text, restricted_text, filters) "
+    "VALUES (new.id, new.public_text, new.restricted_text, new.filters); END",
+    # What ordering and the clock filters read, so a search scans this index and never the wide rows
+    # (texts, summary, hours) of its candidates: `search.search` names it (INDEXED BY), keyed by the
+    # FTS5 rowid the text match yields.
+    "CREATE INDEX IF NOT EXISTS search_entry_rank ON search_entry "
+    "(id, not_after, confirmed_at, registrar, sort_name, entry_id, name_key)",
 )
 _LEXEMES = "array_to_tsvector(array_remove(string_to_array({}, ' '), ''))"
 _POSTGRES_DDL = (
@@ -152,8 +191,14 @@ _POSTGRES_DDL = (
     + _LEXEMES.format("public_text") + ") STORED",
     "ALTER TABLE search_entry ADD COLUMN IF NOT EXISTS all_tsv tsvector GENERATED ALWAYS AS ("
     + _LEXEMES.format("public_text || ' ' || restricted_text") + ") STORED",
-    "CREATE INDEX IF NOT EXISTS search_entry_public_tsv ON search_entry USING gin (public_tsv)",
-    "CREATE INDEX IF NOT EXISTS search_entry_all_tsv ON search_entry USING gin (all_tsv)",
+    "ALTER TABLE search_entry ADD COLUMN IF NOT EXISTS filter_tsv tsvector GENERATED ALWAYS AS ("
+    + _LEXEMES.format("filters") + ") STORED",
+    # Two-column GIN indexes: text and filter conditions are intersected in one index scan.
+    "DROP INDEX IF EXISTS search_entry_public_tsv",
+    "DROP INDEX IF EXISTS search_entry_all_tsv",
+    "CREATE INDEX IF NOT EXISTS search_entry_public_filter ON search_entry "
+    "USING gin (public_tsv, filter_tsv)",
+    "CREATE INDEX IF NOT EXISTS search_entry_all_filter ON search_entry USING gin (all_tsv, filter_tsv)",
 )
 
 
@@ -162,11 +207,47 @@ def create_structures() -> None:
     from directory.models.search import RateCounter
 
     db.database.create_tables([SearchEntry, SearchPhone, DomainSkeleton, RateCounter], safe=True)
-    for statement in _SQLITE_DDL if db.is_sqlite() else _POSTGRES_DDL:
-        db.database.execute_sql(statement)
+    _create_full_text()
     backfill()
 
 
+def _create_full_text() -> None:
+    for statement in _SQLITE_DDL if db.is_sqlite() else _POSTGRES_DDL:
+        db.database.execute_sql(statement)
+
+
+def add_filters() -> None:
+    """Migration step: fill the copied columns of rows indexed before they existed, then rebuild the
+    full-text structures with the `filters` column (the columns themselves are added by the caller)."""
+    if db.is_sqlite():
+        for trigger in _TRIGGERS:  # else every backfilled row would be re-indexed one at a time
+            db.database.execute_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+        db.database.execute_sql("DROP TABLE IF EXISTS search_fts")
+    _backfill_copies()
+    _create_full_text()
+    if db.is_sqlite():
+        db.database.execute_sql("INSERT INTO search_fts(search_fts) VALUES ('rebuild')")
+
+
+def _backfill_copies() -> None:
+    """The organisation columns copied into search rows, from the projection (no document parsing)."""
+    from directory.models.entries import Organisation, OrgFacet
+
+    values: dict[str, set[tuple[str, str]]] = {}
+    pairs: Any = OrgFacet.select(OrgFacet.organisation, OrgFacet.facet, OrgFacet.value).tuples()
+    for entry_id, facet, value in pairs:
+        values.setdefault(entry_id, set()).add((facet, value))
+    orgs: Any = (Organisation.select(Organisation.entry_id, Organisation.country, Organisation.kind,
+                                     Organisation.registrar, Organisation.not_after,
+                                     Organisation.confirmed_at)
+                 .join(SearchEntry, on=(SearchEntry.entry_id == Organisation.entry_id))
+                 .where(SearchEntry.filters == "").tuples())
+    rows = [(filter_text(country, kind, values.get(entry_id, set())), registrar, not_after, confirmed_at,
+             entry_id) for entry_id, country, kind, registrar, not_after, confirmed_at in orgs]
+    mark = db.database.param
+    statement = (f"UPDATE search_entry SET filters = {mark}, registrar = {mark}, not_after = {mark}, "  # noqa: S608
+                 f"confirmed_at = {mark} WHERE entry_id = {mark}")
+    db.database.cursor().executemany(statement, rows)
 def backfill() -> int:
     """Index every live entry that has no index row yet (entries written before this step)."""
     from directory.keys import parse_canonical

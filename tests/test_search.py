@@ -169,9 +169,10 @@ def test_pagination_happens_in_sql_and_is_stable(make_org: Callable[..., str],
                                                  clock: Callable[[float], None]) -> None:
     clock(NOW)
     made = [make_org(name=f"Pager Telecom {n:02d}", alt_names=None) for n in range(7)]
-    pages = [search.search(search.Query(text="pager"), PUBLIC, page=p, per_page=3) for p in (1, 2, 3)]
-    assert [p.total for p in pages] == [7, 7, 7]
+    pages = [search.search(search.Query(text="pager"), PUBLIC, page=p, per_page=3) for p in (1, 2, 3, 4)]
+    assert [p.total for p in pages] == [7, 7, 7, 7]  # full, full, last (short), past the end
     assert [i["id"] for p in pages for i in p.items] == made
+    assert search.search(search.Query(text="pager"), PUBLIC, page=1, per_page=10).total == 7
 
 
 def test_overlapping_and_ipv6_prefixes_resolve_to_the_longest(make_org: Callable[..., str],
@@ -213,3 +214,40 @@ def test_the_migration_backfill_indexes_entries_written_before_it(make_org: Call
     assert search.search(search.Query(text="backfilled"), PUBLIC).total == 0
     assert search_sql.backfill() == 1
     assert [i["id"] for i in search.search(search.Query(text="backfilled"), PUBLIC).items] == [entry_id]
+
+
+def test_filters_are_answered_by_the_index_and_never_by_search_text(make_org: Callable[..., str],
+                                                                     clock: Callable[[float], None]) -> None:
+    from directory.search_sql import filter_token
+
+    clock(NOW)
+    german = make_org(name="Filtered Telecom", languages=["de", "pt-BR"],
+                      services=[{"name": "Fibre", "type": "fixed_access"}])
+    make_org(name="Filtered Networks", country="FR", timezone="Europe/Paris", emergency_channels=None,
+             languages=["fr"], working_hours={"always_open": True})
+
+    def found(**options: Any) -> list[str]:
+        return [i["id"] for i in search.search(search.Query(**options), PUBLIC).items]
+
+    assert found(text="filtered", country="de") == [german]
+    assert found(text="filtered", emergency=True, service_type="fixed_access") == [german]
+    assert found(language="pt-BR") == [german]
+    for text in ("country", filter_token("country", "DE"), "kind", "emergency", "language"):
+        assert found(text=text) == [], text  # filter tokens start with "_", which no search term does
+
+
+def test_the_filters_migration_fills_rows_indexed_before_it(make_org: Callable[..., str],
+                                                            clock: Callable[[float], None]) -> None:
+    from directory import db, search_sql
+
+    clock(NOW)
+    entry_id = make_org(name="Before Filters Telecom")
+    expected = SearchEntry.get(SearchEntry.entry_id == entry_id)
+    SearchEntry.update(filters="", registrar="", not_after=0, confirmed_at=0).execute()
+    with db.write():
+        search_sql.add_filters()
+    row = SearchEntry.get(SearchEntry.entry_id == entry_id)
+    assert (row.filters, row.registrar, row.not_after, row.confirmed_at) == (
+        expected.filters, expected.registrar, expected.not_after, expected.confirmed_at)
+    found = search.search(search.Query(text="before", country="DE"), PUBLIC).items
+    assert [i["id"] for i in found] == [entry_id]

@@ -20,6 +20,13 @@ class SearchEntry(BaseModel):
     entry_id = peewee.CharField(max_length=200, unique=True)
     public_text = peewee.TextField()  # space-separated folded tokens anyone may search
     restricted_text = peewee.TextField()  # contact names and addresses: readers only
+    # Copies of the organisation row, written with it, so filtering and ordering happen on this table
+    # (the filters inside the full-text index): filter values as exact tokens (`search_sql.filter_token`)
+    # for country, kind, languages, service and request types, emergency; the registrar and clocks.
+    filters = peewee.TextField(default="")
+    registrar = peewee.CharField(max_length=200, default="")
+    not_after = peewee.BigIntegerField(default=0)
+    confirmed_at = peewee.BigIntegerField(default=0)
     name_key = peewee.TextField()  # "| name tokens | alt name tokens |" for relevance tiers
     sort_name = peewee.CharField(max_length=300)  # casefolded name, compared byte-wise on both engines
     summary = peewee.TextField()  # JSON: the public summary a result shows
