@@ -12,6 +12,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from marshmallow import (
@@ -312,6 +313,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)  # a sync stamps thousands of contacts with the same few times
 def iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
@@ -77,7 +79,7 @@ def update(entry_id: str, changes: dict[str, Any], actor: Actor, *, if_version: 
         row = _current_for_update(entry_id)
         _check_may_edit(row, actor, changes, sync_source)
         _check_precondition(row, if_version, if_match)
-        old = parse_canonical(_payload(row))
+        old = _parse_stored(_payload(row))
         now = runtime.now()
         new = dict(old)
         new.update(_prepared(changes, old, now, sync_source=sync_source))
@@ -116,8 +118,39 @@ def get_document(entry_id: str) -> dict[str, Any]:
         raise NotFound(f"no organisation {entry_id}")
     if row.deleted:
         raise Gone(f"organisation {entry_id} was deleted")
-    document: dict[str, Any] = parse_canonical(_payload(row))
+    document: dict[str, Any] = _parse_stored(_payload(row))
     return document
+
+
+# sha256 of stored payloads this process has already proven canonical (by writing or parsing them).
+# The same bytes again need no second proof: the C parser alone builds the very same values, about ten
+# times faster than the profile check and re-serialisation (a scheduled sync re-reads a roster of
+# thousands of contacts each run). Every call still parses its own fresh copy, so callers may mutate it.
+_PROVEN: OrderedDict[bytes, None] = OrderedDict()
+_PROVEN_MAX = 4096
+_PROVEN_LOCK = threading.Lock()
+
+
+def _parse_stored(payload: bytes) -> dict[str, Any]:
+    digest = hashlib.sha256(payload).digest()
+    with _PROVEN_LOCK:
+        proven = digest in _PROVEN
+        if proven:
+            _PROVEN.move_to_end(digest)
+    if proven:
+        known: dict[str, Any] = json.loads(payload)
+        return known
+    document: dict[str, Any] = parse_canonical(payload)
+    _remember(digest)
+    return document
+
+
+def _remember(digest: bytes) -> None:
+    with _PROVEN_LOCK:
+        _PROVEN[digest] = None
+        _PROVEN.move_to_end(digest)
+        while len(_PROVEN) > _PROVEN_MAX:
+            _PROVEN.popitem(last=False)
 
 
 def _payload(row: Organisation) -> bytes:
@@ -217,7 +250,8 @@ def _content(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _write(doc: dict[str, Any], actor: Actor) -> VersionInfo:
     payload = canonical_bytes(doc)
-    digest = hashlib.sha256(payload).hexdigest()
+    raw_digest = hashlib.sha256(payload).digest()
+    digest = raw_digest.hex()
     node = runtime.node_key()
     signature = SignatureRecord(signer=runtime.settings()["NODE_ID"], key_fpr=node.fingerprint,
                                 sig=node.sign(payload))
@@ -227,4 +261,6 @@ def _write(doc: dict[str, Any], actor: Actor) -> VersionInfo:
                         created_at=doc["iat"], actor=actor.label)
     journal.append(doc, payload, json.dumps([signature.__dict__]))
     projection.project(doc, digest)
+    # Made by canonical_bytes, so canonical (if the transaction rolls back, the bytes simply never recur).
+    _remember(raw_digest)
     return VersionInfo(doc["entry_id"], doc["version"], digest, tombstone)

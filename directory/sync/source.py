@@ -21,9 +21,9 @@ from ldap3 import (
     ANONYMOUS,
     BASE,
     NONE,
-    SAFE_SYNC,
     SIMPLE,
     SUBTREE,
+    SYNC,
     Connection,
     Server,
     Tls,
@@ -122,7 +122,11 @@ def connect(config: SourceConfig) -> Connection:
     conn = Connection(
         server, user=config.bind_dn, password=password,
         authentication=SIMPLE if config.bind_dn else ANONYMOUS,
-        client_strategy=SAFE_SYNC,  # thread-safe: the scheduler and the CLI may both sync (TRAPS.md 13)
+        # SYNC keeps the last answer on the connection, so one connection must never serve two threads
+        # (TRAPS.md 13). It never does: every fetch opens its own and closes it before returning, so
+        # concurrent syncs (scheduler, CLI) each own one. SAFE_SYNC would deep-copy every page for a
+        # protection this design does not need, and costs more than the whole plan of a large sync.
+        client_strategy=SYNC,
         read_only=True, auto_referrals=False, raise_exceptions=False,
         receive_timeout=config.timeout_seconds, return_empty_attributes=False,
     )
@@ -131,14 +135,11 @@ def connect(config: SourceConfig) -> Connection:
     # leaving it to the garbage collector.
     try:
         conn.open()
-        if config.start_tls:
-            done, result, _, _ = conn.start_tls()
-            if not done:
-                raise DirectoryUnavailable(f"StartTLS with {config.url} failed: {_describe(result)}")
-        done, result, _, _ = conn.bind()
-        if not done:
+        if config.start_tls and not conn.start_tls():
+            raise DirectoryUnavailable(f"StartTLS with {config.url} failed: {_describe(conn.result)}")
+        if not conn.bind():
             raise DirectoryUnavailable(f"bind to {config.url} as {config.bind_dn or 'anonymous'} failed: "
-                                       f"{_describe(result)}")
+                                       f"{_describe(conn.result)}")
     except BaseException:
         with contextlib.suppress(Exception):
             conn.unbind()
@@ -214,8 +215,11 @@ class LdapSource:
         seen: set[str] = set()
         by_member_of = self.config.membership == "member_of"
         for dn, raw in entries:
+            # In member_of mode the search scope holds group members only, so nearly every entry read
+            # is used: decode its values once, up front.
+            attributes = _decoded(raw)
             if by_member_of:
-                keys = {normalise_dn(v) for v in profiles.first_values(raw, "memberOf")}
+                keys = {normalise_dn(v) for v in attributes.get("memberof", ())}
             else:
                 keys = {normalise_dn(dn)}
             groups = frozenset(g for g, members in wanted.items() if keys & members)
@@ -229,7 +233,6 @@ class LdapSource:
                 rejected.append((dn, f"duplicate {self.profile.id_attribute} {stable_id}"))
                 continue
             seen.add(stable_id)
-            attributes = {k.lower(): tuple(profiles.decode(v) for v in vs) for k, vs in raw.items()}
             users.append(DirectoryUser(
                 stable_id=stable_id, dn=dn, attributes=attributes, groups=groups,
                 disabled=stable_id in disabled or self.profile.is_disabled(raw)))
@@ -339,7 +342,7 @@ class LdapSource:
                                  time_limit=self.config.time_limit_seconds)
             if isinstance(answer, tuple):  # SAFE_SYNC returns (status, result, response, request)
                 _, result, response, _ = answer
-            else:  # strategies that keep the last answer on the connection (ldap3's mock)
+            else:  # SYNC and ldap3's mock keep the last answer on the connection (our own, see connect)
                 result, response = conn.result, conn.response
             _check_result(result, base)
             for item in response or ():
@@ -355,6 +358,17 @@ class LdapSource:
             cookie = _paged_cookie(result)
             if not cookie:
                 return entries
+
+
+def _decoded(raw: Mapping[str, Sequence[bytes]]) -> dict[str, tuple[str, ...]]:
+    """Lower-cased attribute name -> values as text (profiles.decode, inlined: this runs per value)."""
+    decoded: dict[str, tuple[str, ...]] = {}
+    for name, values in raw.items():
+        try:
+            decoded[name.lower()] = tuple([value.decode("utf-8", "replace") for value in values])
+        except AttributeError:  # text values, as some fakes give them
+            decoded[name.lower()] = tuple(profiles.decode(value) for value in values)
+    return decoded
 
 
 def _check_result(result: Mapping[str, Any] | None, base: str) -> None:

@@ -17,7 +17,7 @@ from directory.models.audit import AuditEvent
 from directory.models.sync import SyncRun
 from directory.sync import SyncResult, run_source
 from directory.sync.plan import DISABLED, LEFT_GROUPS
-from tests.sync.conftest import start_slapd, stored
+from tests.sync.conftest import group_tables, start_slapd, stored
 from tests.sync.directory_data import LIAISON_TYPES, Tree, corporate_tree
 from tests.sync.slapd import LIMITED_DN, LIMITED_PW, ROOT_DN, ROOT_PW, LocalCA, Slapd, ldif
 
@@ -286,6 +286,26 @@ def test_an_empty_result_changes_nothing(org: str, corp: Tree, scratch: Callable
 
     assert_refused(result, "guard_tripped", 3, before, org)
     assert "no members of the configured groups" in result.message
+
+
+def test_a_roster_larger_than_an_entry_is_a_configuration_error(org: str, corp: Tree,
+                                                                write_config: Callable[..., Path]) -> None:
+    assert sync(write_config(corp, org)).outcome == "applied"
+    before = stored(org)
+    # 200 more members: the roster no longer fits one signed entry (64 KiB, keys/canonical.py).
+    groups = [*group_tables(corp), {"dn": corp.group("other-staff"), "request_types": LIAISON_TYPES}]
+    path = write_config(corp, org, groups=groups)
+
+    planned = sync(path, dry_run=True)
+    result = sync(path)
+
+    assert_refused(result, "config_error", 2, before, org)
+    assert (planned.outcome, planned.exit_code) == ("config_error", 2)
+    for message in (planned.message, result.message):
+        assert "would hold 265 contacts" in message
+        assert "over the 65536-byte limit of an entry" in message
+        assert "narrow the groups" in message
+    assert result.plan is not None and len(result.plan.additions) == 200
 
 
 def test_a_group_that_vanished_changes_nothing(org: str, corp: Tree,
