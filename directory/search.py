@@ -158,6 +158,8 @@ def _candidates(query: Query, actor: Actor, now: int) -> _Sql:
     terms = query_tokens(query.text)
     wanted = filter_tokens(query)
     if terms or wanted:
+        if db.is_sqlite():  # the full-text match drives: a join, not an IN list built first
+            source = f"search_fts f JOIN {source} ON s.id = f.rowid"
         conditions.append(_match(terms, wanted, actor.can_read_restricted))
     if not query.include_expired:
         conditions.append(_Sql(f"s.not_after > ? AND {_SOURCE_LIVE}",
@@ -194,7 +196,7 @@ def _match(terms: list[str], wanted: list[str], restricted: bool) -> _Sql:
     if db.is_sqlite():
         column = "" if restricted else "public_text : "
         expression = " AND ".join([f'{column}"{t}"*' for t in terms] + [f'"{w}"' for w in wanted])
-        return _Sql("s.id IN (SELECT rowid FROM search_fts WHERE search_fts MATCH ?)", (expression,))
+        return _Sql("search_fts MATCH ?", (expression,))
     conditions = []
     if terms:
         vector = "s.all_tsv" if restricted else "s.public_tsv"  # one of two column names
