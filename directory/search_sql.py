@@ -184,6 +184,9 @@ _SQLITE_DDL = (
     # FTS5 rowid the text match yields.
     "CREATE INDEX IF NOT EXISTS search_entry_rank ON search_entry "
     "(id, not_after, confirmed_at, registrar, sort_name, entry_id, name_key)",
+    # The same columns in result order, for a query without text (`search._by_name`).
+    "CREATE INDEX IF NOT EXISTS search_entry_by_name ON search_entry "
+    "(sort_name, entry_id, not_after, confirmed_at, registrar, id)",
 )
 _LEXEMES = "array_to_tsvector(array_remove(string_to_array({}, ' '), ''))"
 _POSTGRES_DDL = (

@@ -251,3 +251,24 @@ def test_the_filters_migration_fills_rows_indexed_before_it(make_org: Callable[.
         expected.filters, expected.registrar, expected.not_after, expected.confirmed_at)
     found = search.search(search.Query(text="before", country="DE"), PUBLIC).items
     assert [i["id"] for i in found] == [entry_id]
+
+
+@pytest.mark.parametrize("walk_factor", [0, 10**9])  # always sort each freshness bucket / always walk
+def test_queries_without_text_page_alike_by_walking_or_sorting(make_org: Callable[..., str],
+                                                               clock: Callable[[float], None],
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               walk_factor: int) -> None:
+    clock(NOW - 200 * 86400)
+    for n in range(3):
+        make_org(name=f"Old Walker {n}", alt_names=None)  # stale by NOW
+    clock(NOW)
+    for n, country in enumerate(("DE", "FR", "DE", "DE", "FR")):
+        make_org(name=f"Walker {5 - n}", alt_names=None, country=country)
+    monkeypatch.setattr(search, "WALK_FACTOR", walk_factor)
+    for query in (search.Query(), search.Query(country="DE"), search.Query(kind="service_provider"),
+                  search.Query(include_expired=True, language="de")):
+        found = search._candidates(query, PUBLIC, NOW)
+        expected = search._ordered_ids(found, search._order(query, NOW), 100, 0)
+        pages = [search._by_name(query, PUBLIC, NOW, 3, offset) for offset in (0, 3, 6, 9)]
+        assert [total for _, total in pages] == [len(expected)] * 4, query
+        assert [i for ids, _ in pages for i in ids] == expected, query
