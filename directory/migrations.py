@@ -78,6 +78,12 @@ def _approvals() -> None:
     db.database.create_tables([PendingChange], safe=True)
 
 
+def _totp_once() -> None:
+    from directory.models.accounts import Account
+
+    _add_columns(Account, "totp_last_step")
+
+
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
     (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
@@ -85,6 +91,7 @@ STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (4, "federation journal, peers, peer state, remote leaves, request nonces", _federation),
     (5, "pending call-back changes awaiting a second admin", _approvals),
     (6, "search rows carry filters (inside the full-text index), registrar and clocks", _search_filters),
+    (7, "accounts remember the last TOTP step accepted (a code signs in once)", _totp_once),
 ]
 
 

@@ -19,6 +19,8 @@ class Account(BaseModel):
     locked_until = peewee.BigIntegerField(default=0)
     # Where notifications for this account go (reminders, alerts); optional (migration step 2).
     email = peewee.CharField(max_length=320, null=True)
+    # The TOTP time step of the last accepted code: a code is accepted once (migration step 7).
+    totp_last_step = peewee.BigIntegerField(default=0)
 
 
 class AccountOrganisation(BaseModel):

@@ -9,6 +9,7 @@ accounts exist. Publishers and admins must use TOTP (DESIGN.md: Accounts); reade
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 import pyotp
@@ -49,9 +50,17 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
                      "refused", {"why": "unknown" if account is None else "disabled_or_locked"})
         raise Unauthenticated(FAILED)
     ok = accounts.check_password(account, password)
+    step: int | None = None
     if ok and needs_totp(account):
-        ok = account.totp_secret is not None and _totp_ok(account.totp_secret, code, now)
+        step = _totp_step(account.totp_secret, code, now) if account.totp_secret else None
+        ok = step is not None
     with db.write():
+        if ok and step is not None:
+            # Each code signs in once: a code seen over someone's shoulder, or replayed from a captured
+            # form, is refused even inside its 90-second window. Claimed in the write transaction, so
+            # two simultaneous sign-ins with one code cannot both win.
+            ok = Account.update(totp_last_step=step).where(
+                (Account.id == account.id) & (Account.totp_last_step < step)).execute() == 1
         if not ok:
             failures = account.failed_logins + 1
             locked = now + LOCK_SECONDS if failures >= LOCK_AFTER else account.locked_until
@@ -67,10 +76,17 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
     return SignedIn(accounts.actor_for(account, client), stamp(account))
 
 
-def _totp_ok(secret: str, code: str, now: int) -> bool:
+def _totp_step(secret: str, code: str, now: int) -> int | None:
+    """The time step whose code was entered, or None; one step either side absorbs clock drift."""
     digits = "".join(ch for ch in code if ch.isdigit())
-    # One step either side absorbs clock drift between the phone and the server.
-    return len(digits) == 6 and pyotp.TOTP(secret).verify(digits, for_time=now, valid_window=1)
+    if len(digits) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = now // totp.interval
+    for step in (current - 1, current, current + 1):
+        if hmac.compare_digest(totp.generate_otp(step), digits):
+            return step
+    return None
 
 
 def session_actor(account_id: int, session_stamp: str, signed_in_at: int,

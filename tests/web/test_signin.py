@@ -139,3 +139,25 @@ def test_cli_sets_password_and_enables_totp(app: object, settings: dict[str, obj
     assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
     code = pyotp.TOTP(secret).at(runtime.now())
     assert _post(client, admin.name, "a brand new password", code)[0] == 303
+
+
+def test_a_totp_code_signs_in_once(app, make_org: Callable[..., str],
+                                    web_account: Callable[..., WebAccount], clock) -> None:
+    publisher = web_account("publisher", make_org())
+    assert publisher.totp_secret is not None
+    totp = pyotp.TOTP(publisher.totp_secret)
+    now = (runtime.now() // 30) * 30 + 5  # early in a time step
+    clock(now)
+    code = totp.at(now)
+    first, second = app.test_client(), app.test_client()
+    sign_in(first, publisher, code)
+    assert _signed_in_as(first) == publisher.name
+    # The same code again, still inside its window (e.g. read over a shoulder): refused like any failure.
+    assert _post(second, publisher.name, publisher.password, code) == (401, signin.FAILED)
+    assert _signed_in_as(second) is None
+    # An older code still inside the drift window is refused too: steps only move forward.
+    assert _post(second, publisher.name, publisher.password, totp.at(now - 30))[0] == 401
+    clock(now + 30)
+    sign_in(second, publisher, totp.at(now + 30))  # the next step's code works
+    assert _signed_in_as(second) == publisher.name
+    assert Account.get_by_id(publisher.account_id).totp_last_step == (now + 30) // 30
