@@ -15,8 +15,9 @@ so results are identical:
 OPEN_NOW_SCAN candidates in that order, and then paginated.
 
 Filtering, counting and ordering read only the narrow columns copied into `search_entry` (on SQLite from
-the `search_entry_rank` index); the summaries, hours and organisation status columns are read for the
-one page shown. The statements are plain SQL: peewee takes longer to compose them than they take to run.
+the `search_entry_rank` index, or for a query without text by walking `search_entry_by_name` in result
+order); the summaries, hours and organisation status columns are read for the one page shown. The
+statements are plain SQL: peewee takes longer to compose them than they take to run.
 """
 
 from __future__ import annotations
