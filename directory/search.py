@@ -83,10 +83,7 @@ def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Res
         if db.is_sqlite() and not query_tokens(query.text):
             chosen, total = _by_name(query, actor, now, per_page, offset)
         else:
-            chosen = _ordered_ids(found, _order(query, now), per_page, offset)
-            # A page that is not full ends the results: its length tells the total without counting.
-            short = len(chosen) < per_page and (chosen or page == 1)
-            total = offset + len(chosen) if short else _count(found)
+            chosen, total = _page_and_count(found, _order(query, now), per_page, offset)
     by_id = {row["entry_id"]: row for row in _page_rows(chosen)}
     return Results([_item(by_id[i], now, query.tz) for i in chosen], total, page, per_page)
 
@@ -276,6 +273,17 @@ def _order(query: Query, now: int) -> _Sql:
     collate = "" if db.is_sqlite() else ' COLLATE "C"'  # SQLite compares text byte-wise already
     parts.append(_Sql(f"s.sort_name{collate}, s.entry_id{collate}"))
     return _Sql("ORDER BY " + ", ".join(p.sql for p in parts), tuple(v for p in parts for v in p.params))
+
+
+def _page_and_count(found: _Sql, order: _Sql, limit: int, offset: int) -> tuple[list[str], int]:
+    """One page of entry ids and the number of candidates, from one statement: the full-text match
+    (the dearest part of a broad word with filters) is evaluated once, not once more to count."""
+    page = (_Sql("SELECT s.entry_id, COUNT(*) OVER ()") + found + order
+            + _Sql("LIMIT ? OFFSET ?", (limit, offset)))
+    rows = _rows(page.sql, page.params)
+    if rows:
+        return [row[0] for row in rows], int(rows[0][1])
+    return [], _count(found) if offset else 0  # past the end: the count needs a statement of its own
 
 
 def _count(found: _Sql) -> int:
