@@ -9,7 +9,7 @@ import ipaddress
 import json
 from typing import Any
 
-from directory import documents, freshness, search_sql
+from directory import db, documents, freshness, search_sql
 from directory.models.entries import Contact, Organisation, OrgAsn, OrgDomain, OrgFacet, OrgPrefix
 from directory.search_sql import facets
 
@@ -25,17 +25,18 @@ def project(doc: dict[str, Any], digest: str) -> None:
         _save_org(entry_id, doc["version"], digest, deleted=True)
         return
     _save_org(entry_id, doc["version"], digest, deleted=False, doc=doc)
-    _insert(Contact, [
+    db.insert_rows(Contact, [
         {"organisation": entry_id, "contact_id": c["contact_id"], "email": c["email"].lower(),
          "display_name": c["display_name"], "active": c.get("active", True),
          "emergency": c.get("emergency", False), "source": c["source"]}
         for c in doc.get("contacts", [])])
-    _insert(OrgDomain, [{"organisation": entry_id, "domain": d, "role": "official"}
+    db.insert_rows(OrgDomain, [{"organisation": entry_id, "domain": d, "role": "official"}
                         for d in doc.get("official_email_domains", [])]
             + [{"organisation": entry_id, "domain": d, "role": "network"} for d in doc.get("domains", [])])
-    _insert(OrgPrefix, [_prefix_row(entry_id, p) for p in doc.get("ip_prefixes", [])])
-    _insert(OrgAsn, [{"organisation": entry_id, "asn": a} for a in sorted(set(doc.get("asns", [])))])
-    _insert(OrgFacet, [{"organisation": entry_id, "facet": f, "value": v} for f, v in sorted(facets(doc))])
+    db.insert_rows(OrgPrefix, [_prefix_row(entry_id, p) for p in doc.get("ip_prefixes", [])])
+    db.insert_rows(OrgAsn, [{"organisation": entry_id, "asn": a} for a in sorted(set(doc.get("asns", [])))])
+    db.insert_rows(OrgFacet, [{"organisation": entry_id, "facet": f, "value": v}
+                              for f, v in sorted(facets(doc))])
 
 
 def _prefix_row(entry_id: str, prefix: str) -> dict[str, Any]:
@@ -44,11 +45,6 @@ def _prefix_row(entry_id: str, prefix: str) -> dict[str, Any]:
     return {"organisation": entry_id, "family": network.version, "prefix": str(network),
             "first": format(int(network.network_address), f"0{width}x"),
             "last": format(int(network.broadcast_address), f"0{width}x"), "length": network.prefixlen}
-
-
-def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
-    for start in range(0, len(rows), 500):  # stay under SQLite's bound-parameter limit
-        model.insert_many(rows[start:start + 500]).execute()
 
 
 def _save_org(entry_id: str, version: int, digest: str, *, deleted: bool,

@@ -102,8 +102,7 @@ def index(doc: dict[str, Any]) -> None:
     if doc["typ"] == documents.TOMBSTONE_TYP:
         return
     for model, rows in index_rows(doc).items():
-        if rows:
-            model.insert_many(rows).execute()
+        db.insert_rows(model, rows)
 
 
 def index_rows(doc: dict[str, Any]) -> dict[Any, list[dict[str, Any]]]:
