@@ -8,7 +8,10 @@ locked" under WAL (TRAPS.md 23).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -21,10 +24,11 @@ from playhouse.db_url import connect as connect_url
 
 database = peewee.DatabaseProxy()
 
+BUSY_TIMEOUT_MS = 10000
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
-    "busy_timeout": 10000,
+    "busy_timeout": BUSY_TIMEOUT_MS,
     # NORMAL is durable across process crashes in WAL mode; only an OS crash may lose the last commit.
     "synchronous": "normal",
     # 32 MiB of page cache per connection (one per worker thread), allocated as pages are read: search
@@ -43,6 +47,7 @@ def open_database(url: str) -> peewee.Database:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        _writers.use(f"{path}-writer.lock" if path and path != ":memory:" else None)
     elif parsed.scheme in {"postgres", "postgresql"}:
         pooled = url.replace(f"{parsed.scheme}://", "postgresql+pool://", 1)
         db = connect_url(pooled, max_connections=32, stale_timeout=300, timeout=10)
@@ -67,10 +72,61 @@ def is_sqlite() -> bool:
     return isinstance(database.obj, peewee.SqliteDatabase)
 
 
-# SQLite has one writer at a time; a thread that finds the write lock taken sleeps in SQLite's busy
-# handler (1, 2, 5 ... 100 ms steps) however soon the lock is free. Threads of one process queue on this
-# lock instead, so only the other processes' writers ever wait in the busy handler.
-_sqlite_writer = threading.Lock()
+class _WriterLock:
+    """Queues this process's SQLite writers behind one another's, and behind other processes' writers.
+
+    SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy
+    handler (1, 2, 5 ... 100 ms steps) however soon the lock is free: with two API workers each writing
+    an audit row per read, those sleeps, not the work, set the lookup's tail latency (bench/throughput.py).
+    Threads of one process queue on a mutex; processes on an advisory lock file beside the database,
+    polled in steps of 50 µs to 2 ms. After the busy timeout the write goes ahead without it and SQLite's
+    own locking decides, so a writer that does not use this lock (another tool) can only slow us down.
+    """
+
+    def __init__(self) -> None:
+        self.threads = threading.Lock()
+        self.path: str | None = None
+        self._fd: int | None = None
+        self._pid = 0
+
+    def use(self, path: str | None) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd, self.path = None, path
+
+    def _file(self) -> int | None:
+        # Opened per process: a descriptor inherited across fork would share its lock with the parent.
+        if self.path is not None and (self._fd is None or self._pid != os.getpid()):
+            self._fd, self._pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+        return self._fd
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self.threads:
+            fd = self._file()
+            locked = fd is not None and _flock(fd)
+            try:
+                yield
+            finally:
+                if locked and fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def _flock(fd: int) -> bool:
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.00005
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+
+
+_writers = _WriterLock()
 
 
 @contextmanager
@@ -78,7 +134,7 @@ def write() -> Iterator[None]:
     """A write transaction (nested calls become savepoints)."""
     db: Any = database.obj
     if isinstance(db, peewee.SqliteDatabase) and not db.in_transaction():
-        with _sqlite_writer, db.atomic("IMMEDIATE"):
+        with _writers.held(), db.atomic("IMMEDIATE"):
             yield
     else:
         with db.atomic():
