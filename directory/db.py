@@ -173,6 +173,11 @@ def run(sql: str, params: Sequence[Any] = ()) -> int:
     return int(database.execute_sql(_native(sql, database.param), params).rowcount)
 
 
+def run_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Execute one raw `?`-parameterised statement for every row of parameters (one prepared statement)."""
+    database.cursor().executemany(_native(sql, database.param), rows)
+
+
 def insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
     """Insert many rows of one model, all with the same fields.
 
@@ -182,18 +187,17 @@ def insert_rows(model: Any, rows: list[dict[str, Any]]) -> None:
     """
     if not rows:
         return
-    names = list(rows[0])
-    fields = [model._meta.fields[name] for name in names]
     if not is_sqlite():
         for start in range(0, len(rows), 500):
             model.insert_many(rows[start:start + 500]).execute()
         return
+    names = list(rows[0])
+    fields = [model._meta.fields[name] for name in names]
     columns = ", ".join(f'"{f.column_name}"' for f in fields)
     marks = ", ".join("?" * len(fields))
     # Table and column names come from the model's definition, never from data.
     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({marks})'  # noqa: S608
-    database.cursor().executemany(
-        sql, [[f.db_value(row[name]) for f, name in zip(fields, names, strict=True)] for row in rows])
+    run_many(sql, [[f.db_value(row[name]) for f, name in zip(fields, names, strict=True)] for row in rows])
 
 
 def connect() -> None:

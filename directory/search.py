@@ -131,18 +131,13 @@ class _Sql:
         return _Sql(f"{self.sql} {other.sql}", self.params + other.params)
 
 
-def _rows(sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    native = sql if db.is_sqlite() else sql.replace("?", "%s")
-    return list(db.database.execute_sql(native, params).fetchall())
-
-
 def _page_rows(entry_ids: list[str]) -> list[dict[str, Any]]:
     """The stored columns of the chosen rows, by id alone (the filters were applied when choosing)."""
     if not entry_ids:
         return []
     names = ("entry_id", "summary", "hours", *(c.name for c in STATUS_COLUMNS))
     marks = ", ".join("?" * len(entry_ids))
-    rows = _rows("SELECT s.entry_id, s.summary, s.hours, o.registrar, o.not_after, o.confirmed_at, "  # noqa: S608
+    rows = db.rows("SELECT s.entry_id, s.summary, s.hours, o.registrar, o.not_after, o.confirmed_at, "  # noqa: S608
                  "o.freshness, o.source_valid_until FROM search_entry s "
                  f"JOIN organisation o ON o.entry_id = s.entry_id WHERE s.entry_id IN ({marks})",
                  tuple(entry_ids))
@@ -193,8 +188,8 @@ def _by_name(query: Query, actor: Actor, now: int, limit: int, offset: int) -> t
     counting = ", ".join(f"COALESCE(SUM(CASE WHEN {b.sql} THEN 1 ELSE 0 END), 0)" for b in buckets)
     found = _candidates(query, actor, now)
     params = tuple(p for b in buckets for p in b.params) + found.params
-    counts = _rows(f"SELECT {counting} {found.sql}", params)[0]
-    rows_in_table = int(_rows("SELECT COALESCE(MAX(id), 0) FROM search_entry", ())[0][0])
+    counts = db.rows(f"SELECT {counting} {found.sql}", params)[0]
+    rows_in_table = int(db.rows("SELECT COALESCE(MAX(id), 0) FROM search_entry", ())[0][0])
     total, chosen = sum(counts), list[str]()
     for bucket, count in zip(buckets, counts, strict=True):
         want = limit - len(chosen)
@@ -206,7 +201,7 @@ def _by_name(query: Query, actor: Actor, now: int, limit: int, offset: int) -> t
         walk = (offset + want) * rows_in_table <= WALK_FACTOR * count * total
         page = (_Sql("SELECT s.entry_id") + _candidates(query, actor, now, by_name=walk, extra=bucket)
                 + _Sql("ORDER BY s.sort_name, s.entry_id LIMIT ? OFFSET ?", (want, offset)))
-        chosen += [row[0] for row in _rows(page.sql, page.params)]
+        chosen += [row[0] for row in db.rows(page.sql, page.params)]
         offset = 0
     return chosen, total
 
@@ -280,19 +275,19 @@ def _page_and_count(found: _Sql, order: _Sql, limit: int, offset: int) -> tuple[
     (the dearest part of a broad word with filters) is evaluated once, not once more to count."""
     page = (_Sql("SELECT s.entry_id, COUNT(*) OVER ()") + found + order
             + _Sql("LIMIT ? OFFSET ?", (limit, offset)))
-    rows = _rows(page.sql, page.params)
+    rows = db.rows(page.sql, page.params)
     if rows:
         return [row[0] for row in rows], int(rows[0][1])
     return [], _count(found) if offset else 0  # past the end: the count needs a statement of its own
 
 
 def _count(found: _Sql) -> int:
-    return int(_rows(f"SELECT COUNT(*) {found.sql}", found.params)[0][0])
+    return int(db.rows(f"SELECT COUNT(*) {found.sql}", found.params)[0][0])
 
 
 def _ordered_ids(found: _Sql, order: _Sql, limit: int, offset: int) -> list[str]:
     page = _Sql("SELECT s.entry_id") + found + order + _Sql("LIMIT ? OFFSET ?", (limit, offset))
-    return [row[0] for row in _rows(page.sql, page.params)]
+    return [row[0] for row in db.rows(page.sql, page.params)]
 
 
 def _open_ids(found: _Sql, order: _Sql, now: int) -> list[str]:
@@ -302,7 +297,7 @@ def _open_ids(found: _Sql, order: _Sql, now: int) -> list[str]:
     # one answer per distinct stored text.
     answers: dict[str, bool] = {}
     scan = _Sql("SELECT s.entry_id, s.hours") + found + order + _Sql("LIMIT ?", (OPEN_NOW_SCAN,))
-    for entry_id, text in _rows(scan.sql, scan.params):
+    for entry_id, text in db.rows(scan.sql, scan.params):
         if text not in answers:
             stored = json.loads(text)
             answers[text] = hours.reachability(stored["working_hours"], stored["timezone"], at).open_now

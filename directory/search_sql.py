@@ -246,10 +246,10 @@ def _backfill_copies() -> None:
                  .where(SearchEntry.filters == "").tuples())
     rows = [(filter_text(country, kind, values.get(entry_id, set())), registrar, not_after, confirmed_at,
              entry_id) for entry_id, country, kind, registrar, not_after, confirmed_at in orgs]
-    mark = db.database.param
-    statement = (f"UPDATE search_entry SET filters = {mark}, registrar = {mark}, not_after = {mark}, "  # noqa: S608
-                 f"confirmed_at = {mark} WHERE entry_id = {mark}")
-    db.database.cursor().executemany(statement, rows)
+    db.run_many("UPDATE search_entry SET filters = ?, registrar = ?, not_after = ?, confirmed_at = ? "
+                "WHERE entry_id = ?", rows)
+
+
 def backfill() -> int:
     """Index every live entry that has no index row yet (entries written before this step)."""
     from directory.keys import parse_canonical
