@@ -337,13 +337,10 @@ class LdapSource:
         entries: list[tuple[str, Mapping[str, Sequence[bytes]]]] = []
         cookie: bytes | None = None
         while True:
-            answer = conn.search(base, search_filter, scope, attributes=attributes,
-                                 paged_size=self.config.page_size, paged_cookie=cookie,
-                                 time_limit=self.config.time_limit_seconds)
-            if isinstance(answer, tuple):  # SAFE_SYNC returns (status, result, response, request)
-                _, result, response, _ = answer
-            else:  # SYNC and ldap3's mock keep the last answer on the connection (our own, see connect)
-                result, response = conn.result, conn.response
+            # SYNC (see connect) and ldap3's mock keep the answer on the connection, which is ours alone.
+            conn.search(base, search_filter, scope, attributes=attributes, paged_size=self.config.page_size,
+                        paged_cookie=cookie, time_limit=self.config.time_limit_seconds)
+            result, response = conn.result, conn.response
             _check_result(result, base)
             for item in response or ():
                 if item.get("type") != "searchResEntry":

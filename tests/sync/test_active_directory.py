@@ -122,13 +122,18 @@ def test_filter_metacharacters_in_group_names_are_escaped() -> None:
 
 
 class InChainServer:
-    """Stands in for a domain controller that evaluates the in-chain rule: records every search."""
+    """Stands in for a domain controller that evaluates the in-chain rule: records every search.
+
+    Answers as ldap3's SYNC strategy (the one the sync uses) does: on the connection.
+    """
 
     def __init__(self, group: str, nested: str, user: dict[str, Any]) -> None:
         self.group, self.nested, self.user = group, nested, user
         self.filters: list[str] = []
+        self.result: dict[str, Any] | None = None
+        self.response: list[dict[str, Any]] = []
 
-    def search(self, base: str, search_filter: str, scope: str, **kwargs: Any) -> tuple[Any, ...]:
+    def search(self, base: str, search_filter: str, scope: str, **kwargs: Any) -> bool:
         self.filters.append(search_filter)
         nested = {"type": "searchResEntry", "dn": self.nested, "raw_attributes": {}}
         if scope == BASE:
@@ -138,7 +143,9 @@ class InChainServer:
             found = [nested] if r"Liaison \28EU\29" in search_filter else []
         else:
             found = [self.user]
-        return True, {"result": 0, "description": "success", "controls": {}}, found, None
+        self.result = {"result": 0, "description": "success", "controls": {}}
+        self.response = found
+        return True
 
     def unbind(self) -> None:
         pass
