@@ -49,7 +49,6 @@ class _Current:
     confirmed_at: int
     freshness: str
     source_valid_until: int | None
-    view: str  # the stored public or reader view (empty for the full view, built from the payload)
     payload: bytes
     signatures: str
 
@@ -80,13 +79,13 @@ def read_json(entry_id: str, actor: Actor) -> tuple[str, VersionInfo]:
     if deleted:
         raise Gone(f"organisation {entry_id} was deleted at version {version}")
     current = _Current(entry_id, registrar, version, digest, not_after, confirmed_at, clocks, valid_until,
-                       {"public": public, "reader": reader}.get(seen, ""), bytes(payload), signed)
+                       bytes(payload), signed)
     if seen != "public":
         with db.write():  # quota and audit row in one write transaction: one commit per read
             quota.spend(actor)
             audit.record(actor, "read.organisation", entry_id, "ok", {"level": seen})
-    view = current.view
-    if seen == "full":
+    view = {"public": public, "reader": reader}.get(seen)
+    if view is None:  # full: built from the signed payload itself
         view = json.dumps(documents.view(parse_canonical(current.payload), "full"), ensure_ascii=False,
                           separators=(",", ":"))
     # Views never hold these keys (server-owned: the entry schema refuses them), so appending them to

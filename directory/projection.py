@@ -31,8 +31,9 @@ def project(doc: dict[str, Any], digest: str) -> None:
          "emergency": c.get("emergency", False), "source": c["source"]}
         for c in doc.get("contacts", [])])
     db.insert_rows(OrgDomain, [{"organisation": entry_id, "domain": d, "role": "official"}
-                        for d in doc.get("official_email_domains", [])]
-            + [{"organisation": entry_id, "domain": d, "role": "network"} for d in doc.get("domains", [])])
+                               for d in doc.get("official_email_domains", [])]
+                   + [{"organisation": entry_id, "domain": d, "role": "network"}
+                      for d in doc.get("domains", [])])
     db.insert_rows(OrgPrefix, [_prefix_row(entry_id, p) for p in doc.get("ip_prefixes", [])])
     db.insert_rows(OrgAsn, [{"organisation": entry_id, "asn": a} for a in sorted(set(doc.get("asns", [])))])
     db.insert_rows(OrgFacet, [{"organisation": entry_id, "facet": f, "value": v}
