@@ -12,6 +12,7 @@ from typing import Any
 from flask import Flask
 
 from directory import config, db, runtime
+from directory.application import Application
 from directory.errors import ConfigurationError
 
 
@@ -25,7 +26,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     runtime.configure(settings)
     db.open_database(settings["DATABASE_URL"])
 
-    app = Flask(__name__, instance_path=settings["INSTANCE_PATH"])
+    app = Application(__name__, instance_path=settings["INSTANCE_PATH"])
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"],
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
