@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,22 +27,42 @@ def _digest(prev: str, seq: int, at: int, actor: str, action: str, target: str |
     return hashlib.sha256(prev.encode() + body.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Event:
+    actor: Actor | None
+    action: str
+    target: str | None
+    outcome: str
+    details: dict[str, Any] | None = None
+
+
 def record(actor: Actor | None, action: str, target: str | None, outcome: str,
            details: dict[str, Any] | None = None) -> None:
     """Append one event (in the caller's transaction when there is one, so it commits with the change)."""
-    text = json.dumps(details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    label = actor.label if actor else "system:node"
+    record_many([Event(actor, action, target, outcome, details)])
+
+
+def record_many(events: Sequence[Event]) -> None:
+    """Append events in order: the chain's head is read once and the rows go in as one statement."""
+    if not events:
+        return
     with db.joined():
         if not db.is_sqlite():
             # Serialise appenders so `seq` stays gapless and the chain linear on PostgreSQL.
             db.database.execute_sql("SELECT pg_advisory_xact_lock(7211)")
         last = db.rows("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
-        seq, prev = (last[0][0] + 1, last[0][1]) if last else (1, GENESIS)
+        seq, prev = (last[0][0], last[0][1]) if last else (0, GENESIS)
         at = runtime.now()
-        db.run("INSERT INTO audit_event (seq, at, actor, action, target, outcome, details, prev_hash, hash)"
-               " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (seq, at, label, action, target, outcome, text, prev,
-                _digest(prev, seq, at, label, action, target, outcome, text)))
+        rows = []
+        for event in events:
+            seq += 1
+            label = event.actor.label if event.actor else "system:node"
+            text = json.dumps(event.details or {}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            digest = _digest(prev, seq, at, label, event.action, event.target, event.outcome, text)
+            rows.append((seq, at, label, event.action, event.target, event.outcome, text, prev, digest))
+            prev = digest
+        db.run_many("INSERT INTO audit_event (seq, at, actor, action, target, outcome, details, prev_hash,"
+                    " hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 import peewee
 
-from directory import audit, db, documents, freshness, quota, signatures
+from directory import db, documents, freshness, reads, signatures
 from directory.actors import Actor
 from directory.entries import VersionInfo
 from directory.errors import Gone, NotFound
@@ -81,9 +81,7 @@ def read_json(entry_id: str, actor: Actor) -> tuple[str, VersionInfo]:
     current = _Current(entry_id, registrar, version, digest, not_after, confirmed_at, clocks, valid_until,
                        bytes(payload), signed)
     if seen != "public":
-        with db.write():  # quota and audit row in one write transaction: one commit per read
-            quota.spend(actor)
-            audit.record(actor, "read.organisation", entry_id, "ok", {"level": seen})
+        reads.charge(actor, "read.organisation", entry_id, {"level": seen})
     view = {"public": public, "reader": reader}.get(seen)
     if view is None:  # full: built from the signed payload itself
         view = json.dumps(documents.view(parse_canonical(current.payload), "full"), ensure_ascii=False,
@@ -127,8 +125,7 @@ def list_page(actor: Actor, filters: dict[str, Any], page: int, per_page: int) -
     rows = list(query.order_by(Organisation.name, Organisation.entry_id).paginate(page, per_page))
     restricted = actor.can_read_restricted
     if restricted and rows:
-        quota.spend(actor, len(rows))
-        audit.record(actor, "read.organisations", None, "ok", {"count": len(rows)})
+        reads.charge(actor, "read.organisations", None, {"count": len(rows)}, len(rows))
     versions = _current_versions(rows)
     items = [_view(r, level(actor, r.entry_id), versions.get((r.entry_id, r.version))) for r in rows]
     return Page(items, total, page, per_page)
@@ -175,6 +172,5 @@ def read_version(entry_id: str, version: int, actor: Actor) -> dict[str, Any]:
                 "prev": doc["prev"]}
     seen = level(actor, entry_id)
     if seen != "public":
-        quota.spend(actor)
-        audit.record(actor, "read.version", entry_id, "ok", {"version": version, "level": seen})
+        reads.charge(actor, "read.version", entry_id, {"version": version, "level": seen})
     return {**documents.view(doc, seen), "signatures": signatures.statuses(row)}

@@ -5,6 +5,8 @@ Counted in hourly buckets over a rolling 24 hours. Admins and the node itself ar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from directory import db, runtime
 from directory.actors import Actor
 from directory.errors import TooManyRequests
@@ -15,25 +17,45 @@ WINDOW_HOURS = 24
 
 def spend(actor: Actor, reads: int = 1) -> None:
     """Count `reads` restricted reads for the actor, refusing (429) past the configured quota."""
-    if actor.account_id is None or actor.is_admin:
-        return
+    refused = charge(actor, [reads])[0]
+    if refused is not None:
+        raise refused
+
+
+def charge(actor: Actor, reads: Sequence[int]) -> list[TooManyRequests | None]:
+    """Count several restricted reads of one actor in order: each is counted, or refused (its 429 in the
+    answer) when it would pass the quota. One query and one upsert however many reads (`directory.reads`
+    charges the concurrent reads of a process together)."""
+    if actor.account_id is None or actor.is_admin or not reads:
+        return [None] * len(reads)
     limit = int(runtime.settings()["READ_QUOTA"])
-    hour = runtime.now() // HOUR
+    now = runtime.now()
+    hour = now // HOUR
+    verdicts: list[TooManyRequests | None] = []
     with db.joined():
         buckets = db.rows("SELECT hour, count FROM read_usage WHERE account_id = ? AND hour > ?",
                           (actor.account_id, hour - WINDOW_HOURS))
         used = sum(count for _, count in buckets)
-        if used + reads > limit:
-            oldest = min((h for h, _ in buckets), default=hour)
-            retry = max(1, (oldest + WINDOW_HOURS) * HOUR - runtime.now())
-            raise TooManyRequests(f"read quota of {limit} restricted reads per 24 hours reached", retry)
+        counted = 0
+        for count in reads:
+            if used + counted + count > limit:
+                oldest = min((h for h, _ in buckets), default=hour)
+                retry = max(1, (oldest + WINDOW_HOURS) * HOUR - now)
+                verdicts.append(TooManyRequests(
+                    f"read quota of {limit} restricted reads per 24 hours reached", retry))
+            else:
+                counted += count
+                verdicts.append(None)
+        if not counted:
+            return verdicts
         # An upsert, not a read-then-insert: on PostgreSQL two first reads of an hour can both find no
         # bucket (measured by bench/throughput.py: a unique-key 500 at the turn of the hour).
         db.run("INSERT INTO read_usage (account_id, hour, count) VALUES (?, ?, ?)"
                " ON CONFLICT (account_id, hour) DO UPDATE SET count = read_usage.count + excluded.count",
-               (actor.account_id, hour, reads))
+               (actor.account_id, hour, counted))
         if all(h != hour for h, _ in buckets):
             # Buckets that left the window are dropped when an hour's first read opens a new one, not on
             # every read (the sum above ignores them anyway): one statement less in the write lock.
             db.run("DELETE FROM read_usage WHERE account_id = ? AND hour <= ?",
                    (actor.account_id, hour - WINDOW_HOURS))
+    return verdicts

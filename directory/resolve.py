@@ -16,7 +16,7 @@ import ipaddress
 import json
 from typing import Any
 
-from directory import audit, quota, runtime, validators
+from directory import reads, runtime, validators
 from directory.actors import Actor
 from directory.errors import InvalidInput
 from directory.models.entries import Organisation, OrgAsn, OrgDomain, OrgPrefix
@@ -44,8 +44,7 @@ def resolve(lookup: dict[str, str], actor: Actor, *, tz: str | None = None,
     for match in matches:
         match["organisation"].pop("sort_name")
     if actor.can_read_restricted and matches:
-        quota.spend(actor, len(matches))
-        audit.record(actor, "read.resolve", None, "ok", {"by": kind, "count": len(matches)})
+        reads.charge(actor, "read.resolve", None, {"by": kind, "count": len(matches)}, len(matches))
     return {"query": {kind: str(value)}, "matches": matches}
 
 

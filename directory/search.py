@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
-from directory import audit, db, documents, freshness, hours, quota, runtime
+from directory import db, documents, freshness, hours, reads, runtime
 from directory.actors import Actor
 from directory.errors import Forbidden
 from directory.models.entries import Organisation
@@ -327,8 +327,7 @@ def export_csv(query: Query, actor: Actor, limit: int = MAX_EXPORT) -> str:
                      .where(SearchEntry.entry_id.in_(ids)).dicts())
     rows = {row["entry_id"]: row for row in selected}
     if ids:
-        quota.spend(actor, len(ids))
-        audit.record(actor, "read.search_export", None, "ok", {"count": len(ids)})
+        reads.charge(actor, "read.search_export", None, {"count": len(ids)}, len(ids))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)

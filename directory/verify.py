@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from directory import audit, freshness, quota, runtime, signatures, validators
+from directory import freshness, reads, runtime, signatures, validators
 from directory.actors import Actor
 from directory.errors import Forbidden, InvalidInput
 from directory.freemail import is_free_mail
@@ -84,10 +84,10 @@ def verify(request: Request, actor: Actor) -> dict[str, Any]:
     failed = [c for c in checks if not c.ok]
     verdict = ("not_verified" if any(c.hard for c in failed) else "caution" if failed else "verified")
     callback_org = found.org or _claimed_org(email)
-    quota.spend(actor)
-    audit.record(actor, "verify", found.org.entry_id if found.org else None, verdict,
+    reads.charge(actor, "verify", found.org.entry_id if found.org else None,
                  {"request_type": request.request_type, "failed": [c.check for c in failed],
-                  "signed": bool(request.signed_message or request.signature), "matched_by": found.by})
+                  "signed": bool(request.signed_message or request.signature), "matched_by": found.by},
+                 outcome=verdict)
     return {
         "verdict": verdict,
         "checks": [{"check": c.check, "ok": c.ok, "detail": c.detail} for c in checks],

@@ -8,7 +8,7 @@ from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from directory import audit, organisations, quota, signatures
+from directory import organisations, reads, signatures
 from directory.api.auth import current_actor, require_account
 from directory.api.common import json_response
 from directory.api.schemas import EnvelopeOut, OrganisationOut, SignatureIn, SignatureStatus, VersionMeta
@@ -42,8 +42,7 @@ def _restricted_row(entry_id: str, version: int) -> EntryVersion:
     if not actor.can_read_restricted:
         raise Forbidden("the signed bytes contain restricted fields; readers only")
     row = organisations.version_row(entry_id, version)
-    quota.spend(actor)
-    audit.record(actor, "read.signed_bytes", entry_id, "ok", {"version": version})
+    reads.charge(actor, "read.signed_bytes", entry_id, {"version": version})
     return row
 
 

@@ -1,0 +1,166 @@
+"""Restricted reads: counted and audited before they are answered; concurrent reads share a commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from directory import accounts, audit, db, quota, reads, runtime
+from directory.actors import Actor
+from directory.errors import TooManyRequests
+from directory.models.accounts import ReadUsage
+from directory.models.audit import AuditEvent
+
+ADMIN = Actor.system("test")
+
+
+@pytest.fixture
+def reader(app: Flask) -> Actor:
+    token = accounts.create("reader-reads", "reader", [], ADMIN).token
+    return accounts.authenticate(token, "127.0.0.1")
+
+
+def _in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
+    """Run `work(i)` in `count` threads, each with its own connection; each result or exception."""
+    results: list[Any] = [None] * count
+
+    def one(i: int) -> None:
+        with db.database.connection_context():
+            try:
+                results[i] = work(i)
+            except Exception as error:  # the test inspects it
+                results[i] = error
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    return results
+
+
+def _used(actor: Actor) -> int:
+    return sum(row.count for row in ReadUsage.select().where(ReadUsage.account_id == actor.account_id))
+
+
+def _read_rows() -> list[AuditEvent]:
+    return list(AuditEvent.select().where(AuditEvent.action == "read.test").order_by(AuditEvent.seq))
+
+
+def test_a_read_is_counted_and_audited_before_charge_returns(reader: Actor) -> None:
+    reads.charge(reader, "read.test", "urn:x", {"level": "reader"}, count=3)
+
+    assert _used(reader) == 3
+    [row] = _read_rows()
+    assert (row.actor, row.target, row.outcome, row.details) == (
+        f"account:{reader.account_id}", "urn:x", "ok", '{"level":"reader"}')
+    assert audit.verify().ok
+
+
+def test_concurrent_reads_are_each_counted_and_audited_once(reader: Actor) -> None:
+    results = _in_threads(24, lambda i: reads.charge(reader, "read.test", f"urn:{i}"))
+
+    assert results == [None] * 24
+    assert _used(reader) == 24
+    assert sorted(row.target for row in _read_rows()) == sorted(f"urn:{i}" for i in range(24))
+    assert audit.verify().ok
+
+
+def test_the_quota_holds_exactly_under_concurrent_reads(reader: Actor,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(runtime.settings(), "READ_QUOTA", 10)
+    results = _in_threads(16, lambda i: reads.charge(reader, "read.test", f"urn:{i}"))
+
+    refused = [r for r in results if isinstance(r, TooManyRequests)]
+    assert len(refused) == 6 and results.count(None) == 10
+    assert all(r.retry_after > 0 for r in refused)
+    assert _used(reader) == 10
+    assert len(_read_rows()) == 10  # a refused read is neither answered nor audited
+
+
+def test_reads_queued_during_a_commit_share_the_next_one(reader: Actor,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first read commits alone while the others queue behind it; the next commit takes all of them."""
+    batches: list[int] = []
+    first_inside, release = threading.Event(), threading.Event()
+    charge_all = reads._charge
+
+    def observed(batch: list[Any]) -> None:
+        batches.append(len(batch))
+        if len(batches) == 1:
+            first_inside.set()
+            assert release.wait(30)
+        charge_all(batch)
+
+    monkeypatch.setattr(reads, "_charge", observed)
+    first = threading.Thread(target=_in_threads, args=(1, lambda i: reads.charge(reader, "read.test", "a")))
+    first.start()
+    assert first_inside.wait(30)
+    queued = threading.Thread(
+        target=_in_threads, args=(5, lambda i: reads.charge(reader, "read.test", f"b{i}")))
+    queued.start()
+    deadline = threading.Event()
+    for _ in range(300):  # the five reads are queued once they wait for the running commit
+        with reads._group.ready:
+            if len(reads._group.queue) == 5:
+                break
+        deadline.wait(0.01)
+    release.set()
+    first.join(30)
+    queued.join(30)
+
+    assert batches == [1, 5]
+    assert _used(reader) == 6 and len(_read_rows()) == 6
+    assert audit.verify().ok
+
+
+def test_a_failed_commit_fails_every_read_of_it_and_stores_nothing(reader: Actor,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(events: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "record_many", broken)
+    results = _in_threads(6, lambda i: reads.charge(reader, "read.test", f"urn:{i}"))
+
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert _used(reader) == 0  # the quota rows of the batch were rolled back with it
+
+
+def test_an_interrupted_commit_leaves_no_read_answered(reader: Actor,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(batch: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reads, "_charge", interrupted)
+    batch = [reads._Read(reader, 1, audit.Event(reader, "read.test", f"urn:{i}", "ok")) for i in range(3)]
+    with pytest.raises(KeyboardInterrupt):
+        reads._commit(batch)
+
+    assert all(read.done and isinstance(read.error, reads.NotCharged) for read in batch)
+    assert _used(reader) == 0
+
+
+def test_inside_a_transaction_the_charge_joins_it(reader: Actor) -> None:
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo), db.write():
+        reads.charge(reader, "read.test", "urn:x")
+        assert _used(reader) == 1
+        raise Undo
+
+    assert _used(reader) == 0 and _read_rows() == []
+
+
+def test_quota_charge_refuses_in_order_and_counts_what_passes(reader: Actor,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(runtime.settings(), "READ_QUOTA", 5)
+    verdicts = quota.charge(reader, [2, 4, 3, 1])
+
+    assert [v is None for v in verdicts] == [True, False, True, False]
+    assert _used(reader) == 5
