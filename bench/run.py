@@ -60,6 +60,7 @@ POSTGRES = os.environ.get("DIRECTORY_BENCH_POSTGRES_URL", "postgresql://postgres
 BENCHMARKS = (
     Benchmark("http", "throughput.py"),
     Benchmark("http_postgresql", "throughput.py", ("--database-url", POSTGRES)),
+    Benchmark("lookup_cost", "lookup_cost.py"),
     Benchmark("search", "search.py"),
     Benchmark("freshness", "freshness.py"),
     Benchmark("ldap_sync", "ldap_sync.py"),
