@@ -50,10 +50,17 @@ def redact(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     """`{"ts", "level", "logger", "message", "request_id", ...FIELDS, "exc"}` on one line."""
 
+    # One encoder for every line (json.dumps builds one per call when given options) and the time text
+    # of the current second: the request line is written for every request.
+    _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    _second: tuple[int, str] = (-1, "")
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second[0]:
+            self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": f"{self._second[1]}.{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": redact(record.getMessage()),
@@ -67,7 +74,7 @@ class JsonFormatter(logging.Formatter):
                 line[name] = value
         if record.exc_info:
             line["exc"] = redact(self.formatException(record.exc_info))
-        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        return self._encode(line)
 
 
 def configure(level: str = "INFO", stream: IO[str] | None = None) -> logging.Handler:
