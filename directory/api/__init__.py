@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, Response, request
 
 from directory.api import (
     accounts,
@@ -57,5 +57,16 @@ def init_app(app: Flask) -> errors.DirectoryApi:
     def _authenticate() -> None:
         if request.path.startswith("/api/"):
             load_actor()
+
+    @app.after_request
+    def _not_cached(response: Response) -> Response:
+        # An answer to an account can hold restricted fields (contacts, emergency numbers): no cache, a
+        # browser's included, may keep it. Public answers may be cached, but never handed to a caller
+        # who sent a token.
+        if request.path.startswith("/api/"):
+            if "Authorization" in request.headers:
+                response.headers.setdefault("Cache-Control", "no-store")
+            response.vary.add("Authorization")
+        return response
 
     return api

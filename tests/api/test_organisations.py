@@ -151,3 +151,16 @@ def test_conditional_get(client, make_org):
     entry_id = make_org()
     etag = client.get(f"{API}/{entry_id}").headers["ETag"]
     assert client.get(f"{API}/{entry_id}", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_answers_to_an_account_are_never_cached(client, make_org, token_for):
+    entry_id = make_org()
+    restricted = client.get(f"{API}/{entry_id}", headers=auth(token_for("reader")))
+    public = client.get(f"{API}/{entry_id}")
+
+    assert restricted.status_code == public.status_code == 200
+    assert restricted.headers["Cache-Control"] == "no-store"
+    assert "Cache-Control" not in public.headers  # public fields may be cached ...
+    assert "Authorization" in public.vary and "Authorization" in restricted.vary  # ... never for a token
+    refused = client.get(f"{API}/{entry_id}", headers=auth("cpd_not-a-real-token"))
+    assert refused.status_code == 401 and refused.headers["Cache-Control"] == "no-store"
