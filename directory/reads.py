@@ -11,6 +11,7 @@ lookup's cost (bench/throughput.py).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +38,7 @@ class _Group:
 
 
 _group = _Group()
+log = logging.getLogger(__name__)
 
 
 class NotCharged(DirectoryError):
@@ -79,18 +81,21 @@ def _submit(read: _Read) -> None:
 
 
 def _commit(batch: list[_Read]) -> None:
-    """One write transaction for a batch; whatever happens, every read of it ends done."""
+    """One write transaction for a batch; whatever happens, every read of it ends done.
+
+    When the transaction fails, every read of the batch gets its own 503: one exception object raised in
+    several threads would collect all their tracebacks. The cause is logged here, once.
+    """
     committed = False
     try:
         with db.write():
             _charge(batch)
         committed = True
-    except Exception as error:  # handed to every read of the batch, raised in each read's thread
-        for read in batch:
-            read.error = error
+    except Exception:
+        log.exception("%d restricted reads could not be recorded and were refused", len(batch))
     finally:
         for read in batch:
-            if not committed and read.error is None:  # interrupted (BaseException): not charged
+            if not committed:  # also when interrupted (BaseException): nothing of the batch was stored
                 read.error = NotCharged("the read could not be recorded; try again")
             read.done = True
 

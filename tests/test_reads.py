@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -119,16 +120,25 @@ def test_reads_queued_during_a_commit_share_the_next_one(reader: Actor,
     assert audit.verify().ok
 
 
-def test_a_failed_commit_fails_every_read_of_it_and_stores_nothing(reader: Actor,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_commit_refuses_every_read_of_it_and_stores_nothing(
+        reader: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(events: Any) -> None:
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(audit, "record_many", broken)
-    results = _in_threads(6, lambda i: reads.charge(reader, "read.test", f"urn:{i}"))
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    reads.log.addHandler(handler)
+    try:
+        results = _in_threads(6, lambda i: reads.charge(reader, "read.test", f"urn:{i}"))
+    finally:
+        reads.log.removeHandler(handler)
 
-    assert all(isinstance(r, RuntimeError) for r in results)
+    assert all(isinstance(r, reads.NotCharged) and r.status == 503 for r in results)
+    assert len({id(r) for r in results}) == 6  # each thread raises its own exception object
     assert _used(reader) == 0  # the quota rows of the batch were rolled back with it
+    assert records and all(r.exc_info and "disk full" in str(r.exc_info[1]) for r in records)
 
 
 def test_an_interrupted_commit_leaves_no_read_answered(reader: Actor,
