@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +31,19 @@ class _Read:
     done: bool = False
 
 
+# How long a commit waits for company, once the previous commit had some (PostgreSQL's `commit_delay`
+# and `commit_siblings` in one rule). A lone read, the common case on a quiet node, never waits. Under
+# load the wait gathers 3-4 reads per commit instead of mostly 1: +17 % lookups/s on SQLite in an A/B on
+# loopback (bench/throughput.py's settings), for 0.3 ms more per restricted read.
+GATHER_SECONDS = 0.0003
+
+
 @dataclass(eq=False)
 class _Group:
     ready: threading.Condition = field(default_factory=threading.Condition)
     queue: list[_Read] = field(default_factory=list)
     committing: bool = False
+    last_batch: int = 1
 
 
 _group = _Group()
@@ -70,14 +79,28 @@ def _submit(read: _Read) -> None:
                 group.ready.wait()
                 continue
             group.committing = True
-            batch, group.queue = group.queue, []
-            group.ready.release()
             try:
-                _commit(batch)
+                if group.last_batch > 1:
+                    group.ready.release()
+                    try:
+                        _gather()
+                    finally:
+                        group.ready.acquire()
+                batch, group.queue = group.queue, []
+                group.last_batch = len(batch)
+                group.ready.release()
+                try:
+                    _commit(batch)
+                finally:
+                    group.ready.acquire()
             finally:
-                group.ready.acquire()
                 group.committing = False
                 group.ready.notify_all()
+
+
+def _gather() -> None:
+    """Let the reads in flight in other threads reach the queue before this commit takes it."""
+    time.sleep(GATHER_SECONDS)
 
 
 def _commit(batch: list[_Read]) -> None:

@@ -99,6 +99,7 @@ def test_reads_queued_during_a_commit_share_the_next_one(reader: Actor,
         charge_all(batch)
 
     monkeypatch.setattr(reads, "_charge", observed)
+    monkeypatch.setattr(reads._group, "last_batch", 1)  # no gathering: the first read commits alone
     first = threading.Thread(target=_in_threads, args=(1, lambda i: reads.charge(reader, "read.test", "a")))
     first.start()
     assert first_inside.wait(30)
@@ -118,6 +119,39 @@ def test_reads_queued_during_a_commit_share_the_next_one(reader: Actor,
     assert batches == [1, 5]
     assert _used(reader) == 6 and len(_read_rows()) == 6
     assert audit.verify().ok
+
+
+def test_after_a_shared_commit_the_next_one_waits_for_company(reader: Actor,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[int] = []
+    charge_all = reads._charge
+    late = threading.Event()
+
+    def observed(batch: list[Any]) -> None:
+        batches.append(len(batch))
+        charge_all(batch)
+
+    def gather() -> None:
+        # Reads that arrive while the commit gathers join it (the wait itself is GATHER_SECONDS).
+        threading.Thread(target=_in_threads,
+                         args=(3, lambda i: reads.charge(reader, "read.test", f"late{i}"))).start()
+        for _ in range(300):
+            with reads._group.ready:
+                if len(reads._group.queue) == 4:
+                    break
+            late.wait(0.01)
+
+    monkeypatch.setattr(reads, "_charge", observed)
+    monkeypatch.setattr(reads, "_gather", gather)
+    monkeypatch.setattr(reads._group, "last_batch", 2)
+    reads.charge(reader, "read.test", "first")
+    assert batches == [4] and reads._group.last_batch == 4
+
+    monkeypatch.setattr(reads._group, "last_batch", 1)
+    monkeypatch.setattr(reads, "_gather", lambda: pytest.fail("a lone read must not wait"))
+    reads.charge(reader, "read.test", "alone")
+    assert batches == [4, 1]
+    assert _used(reader) == 5 and len(_read_rows()) == 5
 
 
 def test_a_failed_commit_refuses_every_read_of_it_and_stores_nothing(
