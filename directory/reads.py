@@ -5,8 +5,8 @@ Concurrent reads in one process share that transaction (group commit). A read th
 running commits every read queued at that moment; reads arriving meanwhile queue for the next commit.
 Each read still waits for its own commit, so no answer goes out before its audit row is stored, and a
 read refused by the quota is neither answered nor audited. What the group saves is a transaction,
-and a turn at the writer lock, per read. Under load that turn, not the two rows, was most of a
-lookup's cost (bench/throughput.py).
+and a turn at the writer lock, per read: under load, readers waiting for the write were most of what
+the charge cost (README, "Writes", has the A/B figures).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class _Read:
 
 # How long a commit waits for company, once the previous commit had some (PostgreSQL's `commit_delay`
 # and `commit_siblings` in one rule). A lone read, the common case on a quiet node, never waits. Under
-# load the wait gathers 3-4 reads per commit instead of mostly 1: +17 % lookups/s on SQLite in an A/B on
+# load the wait gathers 3-4 reads per commit instead of mostly 1: +19 % lookups/s on SQLite in an A/B on
 # loopback (bench/throughput.py's settings), for 0.3 ms more per restricted read.
 GATHER_SECONDS = 0.0003
 
