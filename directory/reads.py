@@ -74,28 +74,40 @@ def _submit(read: _Read) -> None:
     group = _group
     with group.ready:
         group.queue.append(read)
-        while not read.done:
-            if group.committing:
-                group.ready.wait()
-                continue
-            group.committing = True
-            try:
-                if group.last_batch > 1:
-                    group.ready.release()
-                    try:
-                        _gather()
-                    finally:
-                        group.ready.acquire()
-                batch, group.queue = group.queue, []
-                group.last_batch = len(batch)
+        try:
+            _until_done(group, read)
+        except BaseException:
+            # Interrupted before its batch was taken (in the gather wait, say): a read that will not
+            # be answered must not be charged by the next commit either.
+            if read in group.queue:
+                group.queue.remove(read)
+            raise
+
+
+def _until_done(group: _Group, read: _Read) -> None:
+    """Wait for a commit that includes `read`, or lead one (called with `group.ready` held)."""
+    while not read.done:
+        if group.committing:
+            group.ready.wait()
+            continue
+        group.committing = True
+        try:
+            if group.last_batch > 1:
                 group.ready.release()
                 try:
-                    _commit(batch)
+                    _gather()
                 finally:
                     group.ready.acquire()
+            batch, group.queue = group.queue, []
+            group.last_batch = len(batch)
+            group.ready.release()
+            try:
+                _commit(batch)
             finally:
-                group.committing = False
-                group.ready.notify_all()
+                group.ready.acquire()
+        finally:
+            group.committing = False
+            group.ready.notify_all()
 
 
 def _gather() -> None:

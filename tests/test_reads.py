@@ -208,3 +208,19 @@ def test_quota_charge_refuses_in_order_and_counts_what_passes(reader: Actor,
 
     assert [v is None for v in verdicts] == [True, False, True, False]
     assert _used(reader) == 5
+
+
+def test_a_read_interrupted_while_the_commit_gathers_is_not_charged(reader: Actor,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(reads, "_gather", interrupted)
+    monkeypatch.setattr(reads._group, "last_batch", 2)
+    with pytest.raises(KeyboardInterrupt):
+        reads.charge(reader, "read.test", "interrupted")
+
+    assert reads._group.queue == [] and not reads._group.committing
+    monkeypatch.setattr(reads._group, "last_batch", 1)
+    reads.charge(reader, "read.test", "next")  # the group still works, and charges only this read
+    assert [row.target for row in _read_rows()] == ["next"] and _used(reader) == 1
