@@ -161,10 +161,10 @@ def cpu_model() -> str:
     return "unknown"
 
 
-def temporary_database(server: str) -> str:
+def temporary_database(server: str, suffix: str = "") -> str:
     import psycopg
 
-    name = f"cpd_bench_http_{os.getpid()}"
+    name = f"cpd_bench_http_{os.getpid()}{suffix}"
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
