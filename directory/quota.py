@@ -15,13 +15,6 @@ HOUR = 3600
 WINDOW_HOURS = 24
 
 
-def spend(actor: Actor, reads: int = 1) -> None:
-    """Count `reads` restricted reads for the actor, refusing (429) past the configured quota."""
-    refused = charge(actor, [reads])[0]
-    if refused is not None:
-        raise refused
-
-
 def charge(actor: Actor, reads: Sequence[int]) -> list[TooManyRequests | None]:
     """Count several restricted reads of one actor in order: each is counted, or refused (its 429 in the
     answer) when it would pass the quota. One query and one upsert however many reads (`directory.reads`
