@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,15 @@ def _in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
     return results
+
+
+def _queued(count: int) -> None:
+    """Wait (at most 3 s) until `count` reads wait in the queue; the test's own asserts then tell."""
+    for _ in range(300):
+        with reads._group.ready:
+            if len(reads._group.queue) == count:
+                return
+        time.sleep(0.01)
 
 
 def _used(actor: Actor) -> int:
@@ -106,12 +116,7 @@ def test_reads_queued_during_a_commit_share_the_next_one(reader: Actor,
     queued = threading.Thread(
         target=_in_threads, args=(5, lambda i: reads.charge(reader, "read.test", f"b{i}")))
     queued.start()
-    deadline = threading.Event()
-    for _ in range(300):  # the five reads are queued once they wait for the running commit
-        with reads._group.ready:
-            if len(reads._group.queue) == 5:
-                break
-        deadline.wait(0.01)
+    _queued(5)  # the five reads wait for the running commit
     release.set()
     first.join(30)
     queued.join(30)
@@ -125,7 +130,6 @@ def test_after_a_shared_commit_the_next_one_waits_for_company(reader: Actor,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     batches: list[int] = []
     charge_all = reads._charge
-    late = threading.Event()
 
     def observed(batch: list[Any]) -> None:
         batches.append(len(batch))
@@ -135,11 +139,7 @@ def test_after_a_shared_commit_the_next_one_waits_for_company(reader: Actor,
         # Reads that arrive while the commit gathers join it (the wait itself is GATHER_SECONDS).
         threading.Thread(target=_in_threads,
                          args=(3, lambda i: reads.charge(reader, "read.test", f"late{i}"))).start()
-        for _ in range(300):
-            with reads._group.ready:
-                if len(reads._group.queue) == 4:
-                    break
-            late.wait(0.01)
+        _queued(4)
 
     monkeypatch.setattr(reads, "_charge", observed)
     monkeypatch.setattr(reads, "_gather", gather)
