@@ -7,6 +7,9 @@ This starts `directory serve` from REF (a temporary `git worktree`) and from thi
 own fresh database, plus bare Flask. It then runs `wrk` rounds in turn, A, B, bare, A, B, bare, so that
 drift of the machine hits all three alike. Medians are compared. Each side prepares its own database with
 its own code, so the two refs may differ in migrations. Not part of `make bench`.
+
+`--without charge,log` serves B without those parts (bench/knockouts.py): `ab.py HEAD --without charge`
+tells what the read charge costs over HTTP, where waiting for the write counts too.
 """
 
 from __future__ import annotations
@@ -33,18 +36,29 @@ from bench import throughput
 env, entry_id, token = throughput.prepare(Path(sys.argv[2]), sys.argv[3])
 print(json.dumps({"env": env, "entry": entry_id, "token": token}))
 """
-SERVE = "import sys; from directory.cli import main; sys.argv[0] = 'directory'; main()"
+# argv[1]: the parts to take away from B (bench/knockouts.py), comma-separated, or "".
+SERVE = """
+import sys
+from directory.cli import main
+if sys.argv[1]:
+    from bench import knockouts
+    knockouts.serve_without(sys.argv[1].split(","))
+sys.argv[0:2] = ["directory"]
+main()
+"""
 
 
-def side(tree: Path, url: str, port: int, log: Path) -> tuple[subprocess.Popen[bytes], str, str]:
-    """Prepare and serve one side on database `url` ("" for SQLite); its server, lookup URL and token."""
+def side(tree: Path, url: str, port: int, log: Path,
+         without: str = "") -> tuple[subprocess.Popen[bytes], str, str]:
+    """Prepare and serve one side on database `url` ("" for SQLite), with the parts `without` taken away;
+    its server, lookup URL and token."""
     instance = Path(tempfile.mkdtemp(prefix="cpd-bench-ab-"))
     out = subprocess.run([sys.executable, "-P", "-c", PREPARE, str(tree), str(instance), url], cwd=tree,
                          check=True, capture_output=True, text=True).stdout
     prepared = json.loads(out.strip().splitlines()[-1])
     env = {**prepared["env"], "PYTHONPATH": str(tree)}
-    server = start([sys.executable, "-P", "-c", SERVE, "serve", "--port", str(port), "--workers", "2"],
-                   env, log, f"http://127.0.0.1:{port}/healthz")
+    server = start([sys.executable, "-P", "-c", SERVE, without, "serve", "--port", str(port),
+                    "--workers", "2"], env, log, f"http://127.0.0.1:{port}/healthz")
     return server, f"http://127.0.0.1:{port}/api/v1/organisations/{prepared['entry']}", prepared["token"]
 
 
@@ -56,6 +70,9 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk round")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--database-url", default="", help="a PostgreSQL server URL; default SQLite")
+    parser.add_argument("--without", default="", help="parts taken away from B, comma-separated: "
+                        "charge, log, metric, web, timely (bench/knockouts.py); with REF = HEAD this "
+                        "measures what those parts cost over HTTP")
     args = parser.parse_args()
 
     worktree = Path(tempfile.mkdtemp(prefix="cpd-bench-ab-ref-"))
@@ -70,7 +87,8 @@ def main() -> None:
             if args.database_url:
                 databases.append(temporary_database(args.database_url, f"_{name.lower()}"))
             database = databases[-1] if args.database_url else ""
-            server, url, token = side(tree, database, free_port(), logs / f"{name}.log")
+            server, url, token = side(tree, database, free_port(), logs / f"{name}.log",
+                                      args.without if name == "B" else "")
             servers.append(server)
             targets[name] = (url, {"Authorization": f"Bearer {token}"})
         port = free_port()
@@ -93,10 +111,11 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in found.items()}
     print(f"lookups/s, median of {args.rounds} rounds of {args.duration} s "
           f"({'PostgreSQL' if args.database_url else 'SQLite'}; server logs in {logs}):")
-    for name, label in (("A", f"A = {args.ref}"), ("B", "B = this checkout"), ("bare", "bare Flask")):
+    b_label = f"B = this checkout{' without ' + args.without if args.without else ''}"
+    for name, label in (("A", f"A = {args.ref}"), ("B", b_label), ("bare", "bare Flask")):
         rounds = ", ".join(f"{v:.0f}" for v in found[name])
         share = f"  ({median[name] / median['bare'] * 100:.0f} % of bare)" if name != "bare" else ""
-        print(f"  {label:32s} {median[name]:8.0f}{share}   rounds: {rounds}")
+        print(f"  {label:40s} {median[name]:8.0f}{share}   rounds: {rounds}")
     print(f"B / A = {median['B'] / median['A']:.3f}")
 
 

@@ -4,13 +4,10 @@
 
 The WSGI app that `directory serve` runs answers the same requests as bench/throughput.py, called
 directly: the bare Flask JSON endpoint, /healthz, and the reader's lookup of an organisation with 10
-contacts. Then the lookup is measured again with its parts taken away one after the other, each
-replaced by nothing in this process only:
-- the restricted-read charge (quota and audit row, `directory.reads`);
-- the structured request log line;
-- the request metric;
-- the web UI's request hooks;
-- the time-dependent fields (signature statuses, freshness).
+contacts. Then the lookup is measured again with its parts taken away one after the other
+(bench/knockouts.py), each replaced by nothing in this process only: the restricted-read charge (quota
+and audit row, `directory.reads`), the structured request log line, the request metric, the web UI's
+request hooks, the time-dependent fields (signature statuses, freshness).
 What remains after the last step is Flask, the hooks that are left, authentication, the SELECT of the
 stored view, and building the response.
 
@@ -23,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
 import sys
 import tempfile
@@ -35,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import bare_app, throughput  # noqa: E402
+from bench import bare_app, knockouts, throughput  # noqa: E402
 
 Call = Callable[[], None]
 
@@ -81,7 +77,7 @@ def main() -> None:
     instance = Path(tempfile.mkdtemp(prefix="cpd-bench-cost-"))
     env, entry_id, token = throughput.prepare(instance, "")
     os.environ.update(env)
-    from directory import logs, metrics, organisations, reads, server
+    from directory import logs, metrics, server
 
     metrics.prepare_multiprocess(str(instance))  # as under `directory serve`: metric files per worker
     app = server.directory_app()
@@ -91,32 +87,12 @@ def main() -> None:
     healthz = wsgi_call(app, "/healthz", {})
     lookup = wsgi_call(app, f"/api/v1/organisations/{entry_id}", {"Authorization": f"Bearer {token}"})
 
-    def no_charge() -> None:
-        reads.charge = lambda *_a, **_k: None  # type: ignore[assignment]
-
-    def no_log() -> None:
-        logging.getLogger("directory.request").setLevel(logging.WARNING)
-
-    def no_metric() -> None:
-        metrics.observe_request = lambda *_a: None  # type: ignore[assignment]
-
-    def no_web_hooks() -> None:
-        for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
-            hooks[None] = [f for f in hooks[None] if not f.__module__.startswith("directory.web")]
-
-    def no_timely() -> None:
-        organisations._timely = lambda _row, _version: {}  # type: ignore[assignment]
-
     rows = [("bare Flask JSON", fastest(bare, args.batches, args.batch)),
             ("GET /healthz", fastest(healthz, args.batches, args.batch)),
             ("GET /api/v1/organisations/{id} (reader)", fastest(lookup, args.batches, args.batch))]
-    steps = [("without the read charge (quota + audit row)", no_charge),
-             ("... and without the request log line", no_log),
-             ("... and without the request metric", no_metric),
-             ("... and without the web UI's hooks", no_web_hooks),
-             ("... and without the time-dependent fields", no_timely)]
-    for label, take_away in steps:
-        take_away()
+    for step, name in enumerate(knockouts.PARTS):
+        knockouts.take_away(app, [name])
+        label = f"{'without' if step == 0 else '... and without'} {knockouts.PARTS[name][0]}"
         rows.append((label, fastest(lookup, args.batches, args.batch)))
 
     print("#### Where a lookup's time goes (in-process, no HTTP)\n")
@@ -131,7 +107,7 @@ def main() -> None:
         print(f"| {label} | {micros:.0f} | {saved} |")
         previous = micros
     print()
-    names = ["bare", "healthz", "lookup", "no_charge", "no_log", "no_metric", "no_web_hooks", "no_timely"]
+    names = ["bare", "healthz", "lookup"] + [f"no_{name}" for name in knockouts.PARTS]
     for name, (_, micros) in zip(names, rows, strict=True):
         print(f"figure: cost.{name} = {micros:.0f} us")
 
