@@ -55,6 +55,11 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
         step = _totp_step(account.totp_secret, code, now) if account.totp_secret else None
         ok = step is not None
     with db.write():
+        # Attempts check passwords in parallel (argon2 is slow), so the lock and the failure count are
+        # read again under the write lock: an attempt overtaken by failures that locked the account is
+        # refused, and never writes back the count or lock it read before them (which unlocked it).
+        current = _for_update(account)
+        ok = ok and current.locked_until <= now
         if ok and step is not None:
             # Each code signs in once: a code seen over someone's shoulder, or replayed from a captured
             # form, is refused even inside its 90-second window. Claimed in the write transaction, so
@@ -62,8 +67,8 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
             ok = Account.update(totp_last_step=step).where(
                 (Account.id == account.id) & (Account.totp_last_step < step)).execute() == 1
         if not ok:
-            failures = account.failed_logins + 1
-            locked = now + LOCK_SECONDS if failures >= LOCK_AFTER else account.locked_until
+            failures = current.failed_logins + 1
+            locked = now + LOCK_SECONDS if failures >= LOCK_AFTER else current.locked_until
             Account.update(failed_logins=0 if failures >= LOCK_AFTER else failures,
                            locked_until=locked).where(Account.id == account.id).execute()
             audit.record(Actor.anonymous(client), "signin", f"account:{account.id}", "failed",
@@ -74,6 +79,15 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
     if not ok:
         raise Unauthenticated(FAILED)
     return SignedIn(accounts.actor_for(account, client), stamp(account))
+
+
+def _for_update(account: Account) -> Account:
+    """The account's lock state as committed now, the row locked until the transaction ends."""
+    query = Account.select(Account.failed_logins, Account.locked_until).where(Account.id == account.id)
+    if not db.is_sqlite():
+        query = query.for_update()  # SQLite's IMMEDIATE transaction already serialises writers
+    current: Account | None = query.first()
+    return current or account
 
 
 def _totp_step(secret: str, code: str, now: int) -> int | None:

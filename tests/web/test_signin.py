@@ -6,10 +6,12 @@ import re
 from collections.abc import Callable
 
 import pyotp
+import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from directory import runtime
+from directory import accounts, runtime
+from directory.errors import Unauthenticated
 from directory.models.accounts import Account
 from directory.web import signin
 from tests.conftest import row_counts
@@ -161,3 +163,25 @@ def test_a_totp_code_signs_in_once(app, make_org: Callable[..., str],
     sign_in(second, publisher, totp.at(now + 30))  # the next step's code works
     assert _signed_in_as(second) == publisher.name
     assert Account.get_by_id(publisher.account_id).totp_last_step == (now + 30) // 30
+
+
+def test_an_attempt_racing_a_lockout_neither_signs_in_nor_undoes_it(
+        app: object, web_account: Callable[..., WebAccount], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Attempts check their passwords in parallel (argon2 is slow). Failures that lock the account while
+    one attempt is still checking must hold: that attempt, even with the right password, is refused and
+    does not write back the unlocked state it read before them (guessing in bursts defeated the lock)."""
+    reader = web_account("reader")
+    check = accounts.check_password
+
+    def racing(account: Account, password: str) -> bool:
+        monkeypatch.setattr(accounts, "check_password", check)  # only the first check is overtaken
+        for _ in range(signin.LOCK_AFTER):
+            with pytest.raises(Unauthenticated):
+                signin.sign_in(reader.name, "wrong password!", "", None)
+        assert locked(reader)
+        return check(account, password)
+
+    monkeypatch.setattr(accounts, "check_password", racing)
+    with pytest.raises(Unauthenticated):
+        signin.sign_in(reader.name, reader.password, "", None)
+    assert locked(reader)
