@@ -75,6 +75,10 @@ def _pull(peer: Peer, transport: Transport) -> PullResult:
             raise verify.Rejected(f"journal ends at {check.seq}, before the checkpoint size {cp.size}",
                                   attack=True)
         check.page(items)
+        if check.seq == after and not check.done:
+            # A page of nothing but leaves already read: asking again from the same place would get
+            # the same page, for ever. (The first page of an incremental pull starts one leaf early.)
+            raise verify.Rejected(f"journal does not advance past seq {after}", attack=True)
         after = check.seq
     check.finish()
     _apply(peer, cp, check.accepted)

@@ -221,3 +221,26 @@ def test_unpinned_or_wrongly_pinned_peer_is_never_added(fake_peer: FakePeer, str
     with pytest.raises(Rejected, match="does not present a key with the pinned fingerprint"):
         peers.add("peer", fake_peer.url, stranger_key.fingerprint, ADMIN)
     assert Peer.select().count() == 0
+
+
+def test_pages_that_never_advance_the_journal(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    fake_peer.create()
+    fake_peer.create()
+    pin()
+    served: list[str] = []
+
+    def stuck(query: dict[str, str]) -> tuple[int, bytes]:
+        # Always the first leaf again, numbered as one already read: each page parses and checks, and
+        # none moves the pull on. Past a few rounds the test stops the peer itself (the bug: forever).
+        served.append(query["after"])
+        if len(served) > 5:
+            return 500, b"{}"
+        page = json.loads(fake_peer.changes(0, 1))
+        page["items"][0]["seq"] = 0
+        return 200, json.dumps(page).encode()
+
+    fake_peer.routes["/federation/v1/changes"] = stuck
+    before = store()
+    refused(pull_peer("peer"), "journal does not advance past seq 0")
+    assert len(served) == 1
+    assert store() == before
