@@ -16,6 +16,10 @@ bp = Blueprint("web", __name__, static_folder="static", static_url_path="/assets
 bp.register_error_handler(TooManyRequests, security.too_many)
 
 PER_PAGE = 20
+# What the next page of a search carries over. Only these: url_for reads `_method`, `_external`,
+# `_scheme` and `_anchor` as instructions, so passing every query parameter on let a link give a 500 or
+# point elsewhere.
+SEARCH_ARGS = ("q", *queries.FILTER_NAMES, "emergency", "open_now", "lang", "tz")
 
 
 def _filters() -> dict[str, Any]:
@@ -43,7 +47,8 @@ def home() -> str:
         ratelimit.spend(g.actor)  # anonymous searches count like the API's, per client address
         results, how = queries.find(text, filters, g.actor, i18n.viewer_zone(), _page_number(), PER_PAGE)
         if results.total > results.page * results.per_page:
-            args: dict[str, Any] = {**request.args.to_dict(), "page": str(results.page + 1)}
+            args: dict[str, Any] = {name: request.args[name] for name in SEARCH_ARGS if name in request.args}
+            args["page"] = str(results.page + 1)
             next_url = url_for("web.home", **args)
     return render_template("home.html", q=text, filters=filters, results=results, how=how, next_url=next_url,
                            kinds=ORGANISATION_KINDS, request_types=REQUEST_TYPES,

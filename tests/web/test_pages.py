@@ -7,11 +7,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from directory import entries, runtime
 from directory.models.federation import Peer, PeerState
 from directory.models.sync import SyncRun
+from directory.web import pages
 from tests import factories
 from tests.conftest import ADMIN
 from tests.web.conftest import WebAccount, csrf_from, sign_in
@@ -82,6 +84,20 @@ def test_filters_narrow_the_results(client: FlaskClient, make_org: Callable[...,
     assert f'href="/organisations/{police}"' in html and "Example Telecom" not in html
     html = text(client.get("/", query_string={"country": "de", "kind": "law_enforcement"}))
     assert "0 results" in html
+
+
+def test_next_page_link_carries_the_search_and_nothing_else(client: FlaskClient, make_org: Callable[..., str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Query parameters that Flask's url_for reads as instructions (`_method`, `_external`, `_scheme`,
+    `_anchor`) must not reach it: they gave a 500, or an absolute or foreign-scheme link."""
+    monkeypatch.setattr(pages, "PER_PAGE", 1)
+    make_org(name="Alpha Telecom")
+    make_org(name="Alpha Net")
+    for hostile in ({"_method": "POST"}, {"_scheme": "javascript"}, {"_external": "1", "_anchor": "x"}):
+        response = client.get("/", query_string={"q": "Alpha", "country": "DE", **hostile})
+        assert response.status_code == 200, hostile
+        found = re.search(r'<a rel="next" href="([^"]+)"', text(response))
+        assert found and found.group(1) == "/?q=Alpha&amp;country=DE&amp;page=2", hostile
 
 
 def test_security_headers_on_pages(client: FlaskClient) -> None:
