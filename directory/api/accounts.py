@@ -6,11 +6,10 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from directory import accounts
 from directory.api.auth import require_account, require_admin
-from directory.api.common import json_response
+from directory.api.common import Blueprint, json_response
 from directory.api.schemas import AccountIn, AccountOut
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")

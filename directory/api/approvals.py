@@ -10,12 +10,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from directory import approvals
 from directory.api.auth import require_admin
-from directory.api.common import json_response
+from directory.api.common import Blueprint, json_response
 from directory.models.approvals import STATUSES
 
 blp = Blueprint("approvals", __name__, url_prefix="/api/v1/approvals",

@@ -5,11 +5,42 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import flask
+import flask_smorest
 from flask import Response, request
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import IntegerConverter
 
 from directory import runtime
 from directory.errors import InvalidInput, PreconditionRequired
+
+
+class Parser(FlaskParser):
+    """webargs' parser with two holes closed for every API view.
+
+    - Unknown query parameters are refused, whatever the schema says (webargs ignores them by default,
+      TRAPS.md 19): a misspelt filter must not silently answer the unfiltered list.
+    - A JSON integer longer than Python converts (4300 digits) makes `json.loads` raise a plain
+      ValueError, which webargs does not catch (only JSONDecodeError): a 400 like any invalid JSON,
+      not a 500.
+    """
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
+
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except json.JSONDecodeError:
+            raise  # webargs answers these itself
+        except ValueError as exc:
+            abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """Every API blueprint parses its arguments with `Parser`."""
+
+    ARGUMENTS_PARSER = Parser()
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

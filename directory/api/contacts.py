@@ -6,12 +6,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from directory import contacts, documents, organisations
 from directory.api.approvals import PendingChangeOut
 from directory.api.auth import require_account
-from directory.api.common import etag, if_match, json_response
+from directory.api.common import Blueprint, etag, if_match, json_response
 from directory.api.schemas import ContactChanges, ContactOut
 from directory.errors import Forbidden, NotFound
 

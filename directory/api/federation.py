@@ -10,10 +10,10 @@ from typing import Any
 
 from flask import Response, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from directory import runtime
+from directory.api.common import Blueprint
 from directory.api.schemas import Query
 from directory.errors import NotFound
 from directory.federation import auth, journal, node

@@ -6,12 +6,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from directory import freshness, organisations
 from directory.api.auth import current_actor, require_account, require_admin
-from directory.api.common import etag, if_match, json_response
+from directory.api.common import Blueprint, etag, if_match, json_response
 from directory.api.schemas import OrganisationOut, Query
 
 blp = Blueprint("freshness", __name__, url_prefix="/api/v1", description="How current entries are")

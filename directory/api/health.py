@@ -15,13 +15,12 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from directory import logs, metrics, ops
 from directory.api.auth import load_actor, require_admin
-from directory.api.common import json_response
+from directory.api.common import Blueprint, json_response
 
 blp = Blueprint("health", __name__, url_prefix="", description="Probes and metrics for operators")
 PROBES = frozenset({"health.Liveness", "health.Readiness"})

@@ -6,13 +6,12 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from directory import documents, entries, organisations
 from directory.api.approvals import PendingChangeOut
 from directory.api.auth import current_actor, require_account
-from directory.api.common import etag, if_match, json_response, per_page
+from directory.api.common import Blueprint, etag, if_match, json_response, per_page
 from directory.api.schemas import OrganisationChanges, OrganisationFilters, OrganisationOut, OrganisationPage
 
 blp = Blueprint("organisations", __name__, url_prefix="/api/v1/organisations",

@@ -12,12 +12,11 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
 from directory import organisations, ratelimit, resolve, search, validators, vcard, verify
 from directory.api.auth import current_actor, require_account
-from directory.api.common import json_response, per_page
+from directory.api.common import Blueprint, json_response, per_page
 from directory.api.schemas import PageArgs, Query
 from directory.errors import Forbidden, NotFound
 from directory.vocabulary import ORGANISATION_KINDS, REQUEST_TYPES, SERVICE_TYPES

@@ -6,11 +6,10 @@ import json
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from directory import organisations, reads, signatures
 from directory.api.auth import current_actor, require_account
-from directory.api.common import json_response
+from directory.api.common import Blueprint, json_response
 from directory.api.schemas import EnvelopeOut, OrganisationOut, SignatureIn, SignatureStatus, VersionMeta
 from directory.errors import Forbidden
 from directory.keys import SignatureRecord, envelope_bytes, make_envelope

@@ -105,3 +105,24 @@ def test_every_error_path_has_the_shape(client, method, path, status):
     response = getattr(client, method)(path)
     assert response.status_code == status
     assert set(response.get_json()) == SHAPE and response.get_json()["code"] == status
+
+
+def test_integer_too_long_for_python_is_a_400(client, make_org, token_for):
+    # json.loads raises ValueError (not JSONDecodeError) past 4300 digits: it must not reach a 500.
+    entry_id = make_org()
+    token = token_for("admin")
+    etag = client.get(f"{API}/{entry_id}").headers["ETag"]
+    before = row_counts()
+    response = client.patch(f"{API}/{entry_id}", data=b'{"asns": [' + b"9" * 5000 + b"]}",
+                            content_type="application/json", headers=auth(token, **{"If-Match": etag}))
+    assert response.status_code == 400, response.data[:200]
+    assert set(response.get_json()) == SHAPE
+    assert row_counts() == before
+
+
+@pytest.mark.parametrize("path", ["/api/v1/freshness", "/api/v1/statistics", "/api/v1/approvals"])
+def test_misspelt_query_parameters_are_refused_everywhere(client, token_for, path):
+    # `?stauts=rejected` must not silently answer the default (pending) list.
+    response = client.get(f"{path}?stauts=rejected", headers=auth(token_for("admin")))
+    assert response.status_code == 422
+    assert "stauts" in response.get_json()["errors"]["query"]
