@@ -21,7 +21,7 @@ from directory.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from directory.web import editing, security
+from directory.web import editing, queries, security
 
 bp = Blueprint("publish", __name__, url_prefix="/publish")
 bp.register_error_handler(TooManyRequests, security.too_many)
@@ -115,9 +115,8 @@ def signature(entry_id: str) -> BaseResponse | tuple[str, int]:
 @bp.get("/organisations/<path:entry_id>/versions/<int:version>/payload")
 def payload(entry_id: str, version: int) -> Response:
     """The exact canonical bytes of a version, to sign with `gpg --detach-sign --armor`."""
-    _publisher(entry_id)
-    row = organisations.version_row(entry_id, version)
-    return Response(bytes(row.payload), mimetype="application/octet-stream", headers={
+    body = queries.signed_bytes(entry_id, version, _publisher(entry_id))
+    return Response(body, mimetype="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="entry-v{version}.json"'})
 
 

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
+from directory.models.audit import AuditEvent
 from tests import factories
 from tests.web.conftest import WebAccount, sign_in
 
@@ -59,3 +60,17 @@ def test_no_page_shows_restricted_fields_to_anonymous_visitors(
     assert "1 result" in _bodies(client, ["/?q=Mustermann&lang=en"])["/?q=Mustermann&lang=en"]
     seen = "".join(_bodies(client, [f"/organisations/{i}" for i in ids]).values())
     assert all(word in seen for word in RESTRICTED)
+
+
+def test_downloading_the_bytes_to_sign_is_an_audited_restricted_read(
+        client: FlaskClient, make_org: Callable[..., str], web_account: Callable[..., WebAccount]) -> None:
+    """The exact signed bytes hold every contact: the publisher's download is charged and audited like the
+    API's `/versions/{n}/canonical`."""
+    entry_id = make_org()
+    publisher = web_account("publisher", entry_id)
+    sign_in(client, publisher)
+    audited = AuditEvent.select().where(AuditEvent.action == "read.signed_bytes")
+    assert audited.count() == 0
+    with client.get(f"/publish/organisations/{entry_id}/versions/1/payload") as download:
+        assert download.status_code == 200 and b"Mustermann" in download.data
+    assert [(e.actor, e.target) for e in audited] == [(f"account:{publisher.account_id}", entry_id)]
