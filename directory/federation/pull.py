@@ -102,7 +102,12 @@ def _apply(peer: Peer, cp: verify.Checkpoint, accepted: list[verify.Accepted]) -
                  "created_at": a.doc["iat"], "actor": f"peer:{peer.name}"} for a in accepted]
         _insert(EntryVersion, rows)
         latest = {a.doc["entry_id"]: a for a in accepted}  # only an entry's newest version is projected
-        for item in latest.values():
+        live = {a.doc["entry_id"]: a for a in accepted if not a.tombstone}
+        for entry_id, item in latest.items():
+            if item.tombstone and entry_id in live:
+                # A tombstone only marks a row deleted; an entry created and deleted since the last
+                # pull has no row yet, so its last live version is projected first to make one.
+                projection.project(live[entry_id].doc, live[entry_id].digest)
             projection.project(item.doc, item.digest)
         _insert(RemoteLeaf, [{"peer": peer.id, "seq": a.seq, "entry_id": a.doc["entry_id"],
                               "version": a.doc["version"], "leaf": a.leaf} for a in accepted])

@@ -70,6 +70,17 @@ def test_pull_applies_entries_updates_and_deletions(fake_peer: FakePeer, pin: Ca
         entries.update(ids[0], {"name": "Local edit"}, ADMIN)
 
 
+def test_entry_created_and_deleted_between_two_pulls(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    # The first this node hears of the entry is its whole life: a version and its tombstone in one pull.
+    entry_id = fake_peer.create()
+    fake_peer.delete(entry_id)
+    peer = pin()
+    result = pull_peer("peer")
+    assert result.ok and result.applied == 2, result.reason
+    row = Organisation.get(Organisation.entry_id == entry_id)
+    assert row.deleted and row.version == 2 and row.registrar == peer.node_id
+
+
 def test_flipped_byte_in_one_envelope_of_a_page(fake_peer: FakePeer, pin: Callable[..., Peer]):
     fake_peer.create()
     pin()
@@ -244,3 +255,4 @@ def test_pages_that_never_advance_the_journal(fake_peer: FakePeer, pin: Callable
     refused(pull_peer("peer"), "journal does not advance past seq 0")
     assert len(served) == 1
     assert store() == before
+
