@@ -6,6 +6,7 @@ from flask import Blueprint, Response, g, redirect, render_template, request, ur
 from werkzeug.wrappers import Response as BaseResponse
 
 from directory import ratelimit
+from directory.actors import Actor
 from directory.api.auth import client_address
 from directory.errors import TooManyRequests, Unauthenticated
 from directory.web import security, signin
@@ -27,7 +28,9 @@ def _safe_next(target: str | None) -> str:
 def sign_in() -> BaseResponse | str | tuple[str, int]:
     error = None
     if request.method == "POST":
-        ratelimit.spend(g.actor)  # besides the per-account lockout: guessing across many accounts
+        # Besides the per-account lockout: guessing across many accounts. Counted per address for every
+        # attempt, also from a visitor already signed in (accounts are not rate-limited otherwise).
+        ratelimit.spend(Actor.anonymous(client_address()))
         try:
             done = signin.sign_in(request.form.get("name", ""), request.form.get("password", ""),
                                   request.form.get("code", ""), client_address())

@@ -185,3 +185,13 @@ def test_an_attempt_racing_a_lockout_neither_signs_in_nor_undoes_it(
     with pytest.raises(Unauthenticated):
         signin.sign_in(reader.name, reader.password, "", None)
     assert locked(reader)
+
+
+def test_guesses_from_a_signed_in_visitor_count_against_the_address_limit(
+        client: FlaskClient, web_account: Callable[..., WebAccount]) -> None:
+    """The per-address limit on sign-in attempts (against guessing across many accounts) holds for a
+    visitor who is signed in already: one reader's session must not lift it for guesses at others."""
+    sign_in(client, web_account("reader"))
+    runtime.settings()["ANON_RATE"] = 2  # the sign-in above spent one
+    statuses = [_post(client, f"someone-{n}", "a guessed password")[0] for n in range(3)]
+    assert statuses[0] == 401 and statuses[-1] == 429
