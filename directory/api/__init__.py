@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import UnsupportedMediaType
 
 from directory.api import (
     accounts,
@@ -57,6 +58,7 @@ def init_app(app: Flask) -> errors.DirectoryApi:
     def _authenticate() -> None:
         if request.path.startswith("/api/"):
             load_actor()
+            _json_body_only()
 
     @app.after_request
     def _not_cached(response: Response) -> Response:
@@ -70,3 +72,10 @@ def init_app(app: Flask) -> errors.DirectoryApi:
         return response
 
     return api
+
+
+def _json_body_only() -> None:
+    """A body in another content type is refused: webargs would read it as no JSON at all, and a PATCH
+    without fields answers 200 with the unchanged entry, as if the change had been made."""
+    if request.content_length and not request.is_json:
+        raise UnsupportedMediaType("send the request body as JSON (Content-Type: application/json)")

@@ -126,3 +126,19 @@ def test_misspelt_query_parameters_are_refused_everywhere(client, token_for, pat
     response = client.get(f"{path}?stauts=rejected", headers=auth(token_for("admin")))
     assert response.status_code == 422
     assert "stauts" in response.get_json()["errors"]["query"]
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain"])
+def test_a_body_that_is_not_json_is_refused_not_ignored(client, make_org, token_for, content_type):
+    # `curl -X PATCH -d '{...}'` sends a form content type: the body was ignored and the unchanged entry
+    # answered 200, as if the change had been made.
+    entry_id = make_org()
+    token = token_for("admin")
+    etag = client.get(f"{API}/{entry_id}").headers["ETag"]
+    before = row_counts()
+    response = client.patch(f"{API}/{entry_id}", data='{"name": "Renamed"}', content_type=content_type,
+                            headers=auth(token, **{"If-Match": etag}))
+    assert response.status_code == 415
+    assert set(response.get_json()) == SHAPE
+    assert row_counts() == before
+    assert client.get(f"{API}/{entry_id}").get_json()["name"] == "Example Telecom"
