@@ -87,8 +87,10 @@ def _headers(response: Response) -> Response:
             response.headers.setdefault(name, value)
         if current_app.config.get("SESSION_COOKIE_SECURE"):  # production: HTTPS only from now on
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if response.mimetype == "text/html":
-            response.headers["Cache-Control"] = "no-store"  # pages may hold restricted data
+        if not request.path.startswith("/assets/"):
+            # Pages, and downloads such as the signed bytes, may hold restricted data; only the
+            # static assets are the same for everyone.
+            response.headers["Cache-Control"] = "no-store"
     return response
 
 

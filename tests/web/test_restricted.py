@@ -74,3 +74,13 @@ def test_downloading_the_bytes_to_sign_is_an_audited_restricted_read(
     with client.get(f"/publish/organisations/{entry_id}/versions/1/payload") as download:
         assert download.status_code == 200 and b"Mustermann" in download.data
     assert [(e.actor, e.target) for e in audited] == [(f"account:{publisher.account_id}", entry_id)]
+
+
+def test_the_bytes_to_sign_are_not_kept_in_any_cache(
+        client: FlaskClient, make_org: Callable[..., str], web_account: Callable[..., WebAccount]) -> None:
+    """Not only HTML pages hold restricted data: the download of the signed bytes (every contact) must not
+    stay in a browser's or proxy's cache either, as no API answer to an account does."""
+    entry_id = make_org()
+    sign_in(client, web_account("publisher", entry_id))
+    with client.get(f"/publish/organisations/{entry_id}/versions/1/payload") as download:
+        assert download.status_code == 200 and download.headers.get("Cache-Control") == "no-store"
