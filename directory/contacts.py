@@ -14,7 +14,7 @@ from typing import Any
 
 from directory.actors import Actor
 from directory.documents import LDAP_OWNED
-from directory.errors import Conflict, NotFound
+from directory.errors import Conflict, InvalidInput, NotFound
 
 
 def merge(old: list[dict[str, Any]], incoming: list[dict[str, Any]], sync_source: str | None,
@@ -22,6 +22,7 @@ def merge(old: list[dict[str, Any]], incoming: list[dict[str, Any]], sync_source
     """The contact list after an edit (manual when `sync_source` is None, else by that LDAP source)."""
     if sync_source is not None:
         return _merge_sync(old, incoming, sync_source)
+    _refuse_repeated_ids(incoming)
     by_id = {c["contact_id"]: c for c in old}
     result = []
     for contact in incoming:
@@ -38,6 +39,19 @@ def merge(old: list[dict[str, Any]], incoming: list[dict[str, Any]], sync_source
             raise Conflict(f"contact {removed['contact_id']} is managed by LDAP source "
                            f"{removed['source'][5:]!r}; remove it there")
     return result
+
+
+def _refuse_repeated_ids(incoming: list[dict[str, Any]]) -> None:
+    """Two contacts with one id would both claim the other's history (and break the contact table's
+    unique key: a 500); each id names one contact."""
+    seen: set[str] = set()
+    for index, contact in enumerate(incoming):
+        contact_id = contact.get("contact_id")
+        if contact_id in seen:
+            raise InvalidInput("two contacts have the same contact_id",
+                               {f"contacts.{index}.contact_id": ["given to an earlier contact too"]})
+        if contact_id:
+            seen.add(contact_id)
 
 
 def _refuse_ldap_edit(previous: dict[str, Any], merged: dict[str, Any]) -> None:
@@ -91,6 +105,9 @@ def change(entry_id: str, contact_id: str, changes: dict[str, Any], actor: Actor
     from directory import entries
 
     find(entry_id, contact_id)
+    if changes.get("contact_id", contact_id) != contact_id:
+        # A contact keeps its id for life (history, verification and LDAP identity follow it).
+        raise InvalidInput("a contact's id cannot be changed", {"contact_id": ["cannot be changed"]})
     updated = [{**c, **changes} if c["contact_id"] == contact_id else c for c in _current(entry_id)]
     entries.update(entry_id, {"contacts": updated}, actor, if_match=if_match)
 

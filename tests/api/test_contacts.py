@@ -53,3 +53,34 @@ def test_contact_server_fields_cannot_be_sent(client, make_org, token_for):
                            headers=auth(token_for("admin"), **{"If-Match": etag}),
                            json={"display_name": "X", "email": "x@telecom.example", "source": "ldap:corp"})
     assert response.status_code == 422 and "source" in response.get_json()["errors"]["json"]
+
+
+def test_two_contacts_with_one_id_are_refused(client, make_org, token_for):
+    entry_id = make_org()
+    token = token_for("admin")
+    etag = client.get(f"{API}/{entry_id}").headers["ETag"]
+    twice = {"contact_id": "5b0b6a4e-7e36-4a51-9a57-2f1f0a3c1a11", "display_name": "A",
+             "email": "a@telecom.example"}
+    before = row_counts()
+    response = client.patch(f"{API}/{entry_id}", headers=auth(token, **{"If-Match": etag}),
+                            json={"contacts": [twice, {**twice, "display_name": "B"}]})
+    assert response.status_code == 422, response.get_json()
+    assert "contacts.1.contact_id" in response.get_json()["errors"]
+    assert row_counts() == before
+
+
+def test_a_contact_keeps_its_id(client, make_org, token_for):
+    # The id was changed and committed, and the answer was a 404 for the old id.
+    entry_id = make_org()
+    token = token_for("admin")
+    listed = client.get(f"{API}/{entry_id}/contacts", headers=auth(token))
+    contact_id = listed.get_json()[0]["contact_id"]
+    before = row_counts()
+    response = client.patch(f"{API}/{entry_id}/contacts/{contact_id}",
+                            json={"contact_id": "5b0b6a4e-7e36-4a51-9a57-2f1f0a3c1a11"},
+                            headers=auth(token, **{"If-Match": listed.headers["ETag"]}))
+    assert response.status_code == 422
+    assert "contact_id" in response.get_json()["errors"]
+    assert row_counts() == before
+    after = client.get(f"{API}/{entry_id}/contacts", headers=auth(token)).get_json()
+    assert after[0]["contact_id"] == contact_id
