@@ -48,10 +48,15 @@ def create(name: str, role: str, organisations: list[str], by: Actor, email: str
             raise InvalidInput("not a usable email address", {"email": [str(exc)]}) from None
     if role not in ROLES:
         raise InvalidInput(f"role must be one of {', '.join(ROLES)}", {"role": ["unknown role"]})
+    # Errors name the API's field (`organisations`; the CLI's option is `--org`).
     if role == "publisher" and not organisations:
-        raise InvalidInput("a publisher needs at least one organisation", {"org": ["required"]})
+        raise InvalidInput("a publisher needs at least one organisation", {"organisations": ["required"]})
     if role != "publisher" and organisations:
-        raise InvalidInput("only publishers are bound to organisations", {"org": ["only for publishers"]})
+        raise InvalidInput("only publishers are bound to organisations",
+                           {"organisations": ["only for publishers"]})
+    if len(set(organisations)) != len(organisations):
+        # Each binding is one row under a unique key: a repeated id was a 500.
+        raise InvalidInput("an organisation is listed twice", {"organisations": ["listed twice"]})
     with db.write():
         if Account.get_or_none(Account.name == name) is not None:
             raise Conflict(f"an account named {name!r} exists")

@@ -36,3 +36,14 @@ def test_without_an_address_the_account_has_none(client: Any, token_for: Any) ->
     created = client.post("/api/v1/accounts", headers=auth(token_for("admin")),
                           json={"name": "plain", "role": "reader"})
     assert created.status_code == 201 and created.json["email"] is None
+
+
+def test_an_organisation_named_twice_is_refused_not_a_500(client: Any, token_for: Any, make_org: Any) -> None:
+    entry_id = make_org()
+    admin = token_for("admin")
+    before = row_counts()
+    answer = client.post("/api/v1/accounts", headers=auth(admin),
+                         json={"name": "twice", "role": "publisher", "organisations": [entry_id, entry_id]})
+    assert answer.status_code == 422, answer.json
+    assert "organisations" in answer.json["errors"]
+    assert row_counts() == before
