@@ -21,6 +21,7 @@ from directory.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from directory.keys.canonical import MAX_SAFE_INTEGER
 from directory.web import editing, queries, security
 
 bp = Blueprint("publish", __name__, url_prefix="/publish")
@@ -37,10 +38,15 @@ def _publisher(entry_id: str) -> Actor:
 
 
 def _version() -> int:
+    """The version the form was made from. It comes back from the browser, so a number no version can
+    have is refused here: one past a database integer made the version's lookup fail with a 500."""
     try:
-        return int(request.form.get("version", ""))
+        version = int(request.form.get("version", ""))
     except ValueError:
-        raise InvalidInput("the form lacks the version it was made from") from None
+        version = 0
+    if not 0 < version <= MAX_SAFE_INTEGER:  # versions are integers of the signed JSON
+        raise InvalidInput("the form lacks the version it was made from")
+    return version
 
 
 def _done(entry_id: str, message: str) -> BaseResponse:

@@ -114,6 +114,21 @@ def test_edit_without_csrf_token_is_refused(client: FlaskClient, publisher: str)
     assert response.status_code == 400 and row_counts() == before
 
 
+def test_a_form_naming_no_possible_version_is_refused_with_a_page(client: FlaskClient,
+                                                                  publisher: str) -> None:
+    """The version field comes back from the browser: a number too large for a database integer (or
+    none, or not a number) is the visitor's error, answered 422 on a page, not a 500."""
+    token = csrf_from(client.get(f"/publish/organisations/{publisher}/signature").get_data(as_text=True))
+    before = row_counts()
+    forms = {"signature": {"signature": "x"}, "confirm": {}, "edit": _org_fields(publisher)}
+    for version in (str(2**64), "-1", "0", "", "v1"):
+        for action, extra in forms.items():
+            response = client.post(f"/publish/organisations/{publisher}/{action}",
+                                   data={**extra, "csrf_token": token, "version": version})
+            assert response.status_code == 422 and response.mimetype == "text/html", (version, action)
+    assert row_counts() == before
+
+
 def test_publishers_edit_only_their_own_organisation(client: FlaskClient, publisher: str,
                                                      make_org: Callable[..., str]) -> None:
     other = make_org(name="Other Networks")
