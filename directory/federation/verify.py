@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,12 @@ from directory.models.federation import Peer, PeerState, RemoteLeaf
 
 CLOCK_SKEW = 300
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_FINGERPRINT = re.compile(r"^[0-9A-F]{40}$")
+_TOMBSTONE_FIELDS = frozenset({"typ", "entry_id", "registrar", "version", "prev", "iat"})
+# What a stored entry has that no input does: the server stamps these (documents.SERVER_OWNED).
+_ENTRY_STAMPS = frozenset({"typ", "entry_id", "registrar", "version", "prev", "iat", "confirmed_at"})
+_CONTACT_STAMPS = documents.CONTACT_SERVER_OWNED
+_SCHEMA = documents.OrganisationIn()  # reused: building one costs as much as checking a small entry
 
 
 class Rejected(DirectoryError):
@@ -202,6 +209,7 @@ class JournalCheck:
         if not str(doc.get("entry_id", "")).startswith(f"urn:cpd:{host}:"):
             raise Rejected(f"{what}: entry id {doc.get('entry_id')} is outside {host}'s namespace",
                            attack=True)
+        _check_fields(doc, what)
         if doc["typ"] == documents.TOMBSTONE_TYP:
             return
         countries, kinds = journal.split(self.peer.countries), journal.split(self.peer.kinds)
@@ -233,6 +241,78 @@ class JournalCheck:
                 raise Rejected(f"{row.entry_id} is registered at {row.registrar}, not {self.peer.node_id}",
                                attack=True)
             self.known[row.entry_id] = (row.version, row.digest, row.deleted)
+
+
+def _check_fields(doc: dict[str, Any], what: str) -> None:
+    """The pinned key says who sent a document, not that it is well-formed: a peer's entry must pass
+    the schema local input passes, or one peer's bug crashes pulls and every page that shows it."""
+    tombstone = doc["typ"] == documents.TOMBSTONE_TYP
+    stamps = ("version", "iat") if tombstone else ("version", "iat", "confirmed_at", "not_after")
+    problems = [f"{name}: not an integer" for name in stamps if not _is_int(doc.get(name))]
+    prev = doc.get("prev")
+    if prev is not None and not (isinstance(prev, str) and _HEX64.match(prev)):
+        problems.append("prev: not a sha256 digest")
+    if tombstone:
+        problems += [f"{name}: unexpected" for name in sorted(set(doc) - _TOMBSTONE_FIELDS)]
+        if problems:
+            raise Rejected(f"{what}: not a valid tombstone ({'; '.join(problems)})", attack=True)
+        return
+    data, stamp_problems = _input_form(doc)
+    errors = _SCHEMA.validate(data)
+    problems += stamp_problems + [f"{name}: {str(errors[name])[:200]}" for name in sorted(errors)]
+    if problems:
+        raise Rejected(f"{what}: not a valid entry document ({'; '.join(problems)})", attack=True)
+
+
+def _input_form(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The document as API input would have given it, and what is wrong with the server's stamps.
+
+    Stored times are epoch seconds where input has ISO 8601; contacts and keys carry fields the
+    server adds (their source, the key's fingerprint), checked here instead of by the input schema.
+    """
+    data = {k: v for k, v in doc.items() if k not in _ENTRY_STAMPS}
+    data["not_after"] = _iso(data.get("not_after"))
+    problems: list[str] = []
+    if isinstance(data.get("emergency_channels"), list):
+        data["emergency_channels"] = [
+            dict(c, last_tested_at=_iso(c["last_tested_at"])) if isinstance(c, dict) and "last_tested_at" in c
+            else c for c in data["emergency_channels"]]
+    if isinstance(data.get("contacts"), list):
+        data["contacts"] = [_owned(c, "contacts", _CONTACT_STAMPS, problems, _contact_stamps_ok)
+                            for c in data["contacts"]]
+    if isinstance(data.get("keys"), list):
+        data["keys"] = [_owned(k, "keys", ("fingerprint",), problems, _key_stamps_ok) for k in data["keys"]]
+    return data, problems
+
+
+def _owned(item: Any, where: str, names: tuple[str, ...], problems: list[str],
+           ok: Callable[[dict[str, Any]], bool]) -> Any:
+    """`item` without the server's fields `names`, which `ok` checks instead."""
+    if not isinstance(item, dict):
+        return item  # the schema names the problem
+    if not ok(item):
+        problems.append(f"{where}: malformed {', '.join(names)}")
+    return {k: v for k, v in item.items() if k not in names}
+
+
+def _contact_stamps_ok(contact: dict[str, Any]) -> bool:
+    source, source_id, verified = contact.get("source"), contact.get("source_id"), contact.get("verified_at")
+    return (isinstance(source, str) and (source == "manual" or source.startswith("ldap:"))
+            and (source_id is None or isinstance(source_id, str)) and (verified is None or _is_int(verified)))
+
+
+def _key_stamps_ok(key: dict[str, Any]) -> bool:
+    return isinstance(key.get("fingerprint"), str) and bool(_FINGERPRINT.match(key["fingerprint"]))
+
+
+def _iso(value: Any) -> Any:
+    """Epoch seconds as the ISO 8601 text input uses; anything else as it is, for the schema to refuse."""
+    if not _is_int(value):
+        return value
+    try:
+        return documents.iso(value)
+    except (OverflowError, ValueError, OSError):
+        return value
 
 
 def _is_int(value: Any) -> bool:

@@ -256,3 +256,36 @@ def test_pages_that_never_advance_the_journal(fake_peer: FakePeer, pin: Callable
     assert len(served) == 1
     assert store() == before
 
+
+
+@pytest.mark.parametrize(("change", "reason"), [
+    ({"country": ["DE"]}, "country"),  # crashed the pull (AttributeError)
+    ({"contacts": "abc"}, "contacts"),  # crashed the pull
+    ({"confirmed_at": None}, "confirmed_at"),  # crashed the pull (raw sqlite3.IntegrityError)
+    ({"timezone": 5}, "timezone"),  # was stored, and broke every later answer about the entry
+    ({"kind": "nonsense"}, "kind"),  # was stored
+    ({"ip_prefixes": [5]}, "ip_prefixes"),  # was stored as 0.0.0.5/32
+    ({"contacts": [{"email": "a@example.org"}]}, "contacts"),
+    ({"keys": [{"fingerprint": "AB", "public_key": "x", "use": "organisation"}]}, "keys"),
+    ({"deleted": True}, "deleted"),
+])
+def test_signed_entry_that_is_not_a_valid_document(fake_peer: FakePeer, pin: Callable[..., Peer],
+                                                   change: dict[str, Any], reason: str):
+    """The pinned key vouches for who sent an entry, not that it is well-formed: a peer's bug must not
+    crash the pull or plant a document that breaks the pages that show it."""
+    entry_id = fake_peer.create()
+    fake_peer.publish(dict(fake_peer.current[entry_id], entry_id=entry_id[:-4] + "beef", **change))
+    pin()
+    refused(pull_peer("peer"), f"seq 2: not a valid entry document ({reason}")
+    assert Organisation.select().count() == 0
+
+
+def test_signed_tombstone_with_extra_fields(fake_peer: FakePeer, pin: Callable[..., Peer]):
+    entry_id = fake_peer.create()
+    fake_peer.delete(entry_id)
+    tomb = fake_peer.leaves.pop().envelope
+    doc = json.loads(base64.urlsafe_b64decode(json.loads(tomb)["payload"] + "=="))
+    fake_peer.publish(dict(doc, name="Still here"))
+    pin()
+    refused(pull_peer("peer"), "seq 2: not a valid tombstone")
+    assert Organisation.select().count() == 0
