@@ -105,6 +105,11 @@ class EpochTime(fields.Field[int]):
             raise ValidationError("a date-time in ISO 8601 form with a time zone offset") from None
         if parsed.tzinfo is None:
             raise ValidationError("the date-time needs a time zone offset (e.g. Z or +02:00)")
+        try:
+            # 0001-01-01T00:00+14:00 is in UTC year 0: every view shows times in UTC, and could not.
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("the date-time is out of range") from None
         return int(parsed.timestamp())
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:

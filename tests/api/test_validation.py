@@ -35,6 +35,11 @@ BAD_FIELDS = [
     ({"working_hours": {"weekly": {"mon": [["25:00", "26:00"]]}}}, "working_hours"),
     ({"unknown_field": 1}, "unknown_field"),
     ({"not_after": "2020-01-01"}, "not_after"),
+    # UTC year 0 and 10000: the stored time could not be shown again (a 500 while writing the views).
+    ({"emergency_channels": [{"kind": "phone", "value": "+49 30 901821", "conditions": "Any",
+                              "last_tested_at": "0001-01-01T00:00:00+14:00"}]}, "last_tested_at"),
+    ({"emergency_channels": [{"kind": "phone", "value": "+49 30 901821", "conditions": "Any",
+                              "last_tested_at": "9999-12-31T23:59:59-14:00"}]}, "last_tested_at"),
 ]
 
 
