@@ -162,6 +162,8 @@ def test_entry_has_an_etag_and_a_deleted_one_is_410_with_its_tombstone(
     ("unknown node", 403, "is not a peer of this node"),
     ("unpinned key", 401, "does not verify with the key pinned"),
     ("old timestamp", 401, "outside +-300 s"),
+    ("digit that int() refuses", 401, "outside +-300 s"),  # "²".isdigit(): was a 500
+    ("5000-digit timestamp", 401, "outside +-300 s"),  # over int()'s digit limit: was a 500
     ("other query", 401, "does not verify with the key pinned"),
     ("replayed nonce", 401, "already seen"),
 ])
@@ -174,6 +176,8 @@ def test_federation_endpoints_refuse_unauthenticated_peers(client: FlaskClient, 
         "unknown node": signed(requester, path, node="https://node-x.example"),
         "unpinned key": signed(stranger_key, path),
         "old timestamp": signed(requester, path, at=runtime.now() - 301),
+        "digit that int() refuses": {**signed(requester, path), auth.TIMESTAMP: "\u00b2"},
+        "5000-digit timestamp": {**signed(requester, path), auth.TIMESTAMP: "1" * 5000},
         "other query": signed(requester, path, "after=5"),
         "replayed nonce": signed(requester, path, nonce="same"),
     }[case]
