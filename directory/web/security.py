@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from itertools import chain
 
 from flask import Flask, Response, current_app, g, request, session
 
@@ -49,6 +50,16 @@ def _check_csrf() -> None:
     if not isinstance(expected, str) or not hmac.compare_digest(expected.encode(), sent.encode()):
         raise BadRequest("This form has expired or was not sent from this site. Reload the page and try "
                          "again.")
+
+
+def _refuse_nul() -> None:
+    """PostgreSQL text cannot hold a NUL character: one in the path (an entry id) or in a field (a sign-in
+    name) reached a query and gave a 500. No field of the directory may hold one (entries refuse control
+    characters), so every page refuses it here, the same way on either database."""
+    values = chain([request.path], chain.from_iterable(request.args.listvalues()),
+                   chain.from_iterable(request.form.listvalues()))
+    if any("\x00" in value for value in values):
+        raise BadRequest("The request contains a NUL character, which no field may hold.")
 
 
 def _load_actor() -> None:
@@ -100,6 +111,7 @@ def init_app(app: Flask) -> None:
         if not is_web_path(request.path) or request.path.startswith("/assets/"):
             return
         _load_actor()
+        _refuse_nul()
         if request.method not in SAFE_METHODS:
             _check_csrf()
 

@@ -124,6 +124,20 @@ def test_errors_are_html_pages_and_the_api_keeps_json(client: FlaskClient) -> No
     assert api.status_code == 404 and api.get_json()["status"] == "Not Found"
 
 
+def test_a_nul_character_anywhere_in_a_request_is_a_bad_request_page(
+        client: FlaskClient, make_org: Callable[..., str], web_account: Callable[..., WebAccount]) -> None:
+    """PostgreSQL text cannot hold NUL: in a sign-in name or an entry id in the path it reached a query
+    and gave a 500. No field may hold one, so every page refuses it the same way, on either database."""
+    entry_id = make_org()
+    token = csrf_from(text(client.get("/sign-in")))
+    response = client.post("/sign-in", data={"csrf_token": token, "name": "a\x00b", "password": "p"})
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    sign_in(client, web_account("admin"))
+    for path in (f"/organisations/{entry_id}%00", f"/publish/organisations/{entry_id}%00/edit", "/?q=%00"):
+        response = client.get(path)
+        assert response.status_code == 400 and response.mimetype == "text/html", path
+
+
 def test_organisation_page_shows_programme_services_keys_signatures_and_history(
         client: FlaskClient, make_org: Callable[..., str]) -> None:
     programme = {"description": "We answer lawful requests.",
