@@ -2,10 +2,11 @@
 
 Headers: `CPD-Node` (the requester's node id), `CPD-Timestamp` (epoch seconds), `CPD-Nonce` (random,
 unique per request) and `CPD-Signature` (base64 of an armored detached OpenPGP signature over
-`cpd-request-v1 \\n METHOD \\n PATH \\n QUERY \\n TIMESTAMP \\n NONCE`). The server accepts a request only
-from a configured peer, verified with the key pinned for it, within +-CLOCK_WINDOW seconds, and refuses a
-nonce seen before within the window. No shared secrets to distribute or rotate: the pinned fingerprints
-that protect pulls also protect the endpoints.
+`cpd-request-v2 \\n AUDIENCE \\n METHOD \\n PATH \\n QUERY \\n TIMESTAMP \\n NONCE`). The server accepts a
+request only from a configured peer, verified with the key pinned for it, within +-CLOCK_WINDOW seconds,
+and refuses a nonce seen before within the window. AUDIENCE is the node id of the node asked: a peer that
+receives this node's signed request cannot replay it to a third node that trusts this node too. No shared
+secrets to distribute or rotate: the pinned fingerprints that protect pulls also protect the endpoints.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ HEADERS = (NODE, TIMESTAMP, NONCE, SIGNATURE)
 _TIMESTAMP = re.compile(r"[0-9]{1,12}\Z")
 
 
-def signing_string(method: str, path: str, query: str, timestamp: str, nonce: str) -> bytes:
-    return "\n".join(["cpd-request-v1", method.upper(), path, query, timestamp, nonce]).encode("utf-8")
+def signing_string(audience: str, method: str, path: str, query: str, timestamp: str, nonce: str) -> bytes:
+    parts = ["cpd-request-v2", audience, method.upper(), path, query, timestamp, nonce]
+    return "\n".join(parts).encode("utf-8")
 
 
-def sign(method: str, path: str, query: str) -> dict[str, str]:
-    """Headers that authenticate this node's request to a peer."""
+def sign(audience: str, method: str, path: str, query: str) -> dict[str, str]:
+    """Headers that authenticate this node's request to the peer whose node id is `audience`."""
     timestamp, nonce = str(runtime.now()), secrets.token_hex(16)
-    signature = runtime.node_key().sign(signing_string(method, path, query, timestamp, nonce))
+    signature = runtime.node_key().sign(signing_string(audience, method, path, query, timestamp, nonce))
     return {NODE: str(runtime.settings()["NODE_ID"]), TIMESTAMP: timestamp, NONCE: nonce,
             SIGNATURE: base64.b64encode(signature.encode("ascii")).decode("ascii")}
 
@@ -60,7 +62,8 @@ def authenticate(method: str, path: str, query: str, headers: Mapping[str, str])
         signature = base64.b64decode(values[SIGNATURE], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise Unauthenticated("request signature is not base64") from exc
-    data = signing_string(method, path, query, values[TIMESTAMP], values[NONCE])
+    data = signing_string(str(runtime.settings()["NODE_ID"]), method, path, query, values[TIMESTAMP],
+                          values[NONCE])
     result = verify_detached(data, signature, [peer.public_key])
     if not result.ok or result.key_fpr != peer.fingerprint:
         raise Unauthenticated(f"request signature does not verify with the key pinned for this peer "

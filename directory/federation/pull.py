@@ -86,7 +86,7 @@ def _pull(peer: Peer, transport: Transport) -> PullResult:
 
 
 def _get(transport: Transport, peer: Peer, path: str, query: str) -> bytes:
-    headers = auth.sign("GET", path, query)
+    headers = auth.sign(peer.node_id, "GET", path, query)
     response = transport.get(peer.url.rstrip("/") + path + (f"?{query}" if query else ""), headers)
     if response.status != 200:
         raise TransportError(f"{path} answered HTTP {response.status}")

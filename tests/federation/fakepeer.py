@@ -37,6 +37,7 @@ class FakePeer:
     routes: dict[str, Route] = field(default_factory=dict)
     validity: int = 3600
     requests: list[str] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)  # of each request, in order
     trickle: set[str] = field(default_factory=set)  # paths answered one byte at a time, forever
 
     def start(self, port: int = 0) -> FakePeer:
@@ -144,6 +145,7 @@ class _Handler(BaseHTTPRequestHandler):
         peer: FakePeer = self.server.peer  # type: ignore[attr-defined]
         parts = urlsplit(self.path)
         peer.requests.append(parts.path)
+        peer.headers.append(dict(self.headers.items()))
         if parts.path in peer.trickle:
             self._trickle()
             return

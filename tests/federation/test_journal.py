@@ -15,11 +15,13 @@ from flask.testing import FlaskClient
 from directory import entries, runtime
 from directory.errors import Forbidden
 from directory.federation import auth, journal
+from directory.federation.pull import pull_peer
 from directory.keys import NodeKey, parse_canonical, verify_envelope
 from directory.models.entries import EntryVersion
 from directory.models.federation import JournalLeaf, Peer
 from tests.conftest import row_counts
 from tests.federation.conftest import ADMIN
+from tests.federation.fakepeer import FakePeer
 
 REQUESTER = "https://node-b.example"
 
@@ -36,7 +38,7 @@ def signed(key: NodeKey, path: str, query: str = "", *, node: str = REQUESTER, a
            nonce: str | None = None) -> dict[str, str]:
     timestamp = str(runtime.now() if at is None else at)
     nonce = nonce or hashlib.sha256(f"{path}{query}{timestamp}{id(key)}".encode()).hexdigest()[:32]
-    sig = key.sign(auth.signing_string("GET", path, query, timestamp, nonce))
+    sig = key.sign(auth.signing_string(runtime.settings()["NODE_ID"], "GET", path, query, timestamp, nonce))
     return {auth.NODE: node, auth.TIMESTAMP: timestamp, auth.NONCE: nonce,
             auth.SIGNATURE: base64.b64encode(sig.encode()).decode()}
 
@@ -187,3 +189,22 @@ def test_federation_endpoints_refuse_unauthenticated_peers(client: FlaskClient, 
     assert response.status_code == status
     body = response.get_json()
     assert body["code"] == status and message in body["message"]
+
+
+def test_a_request_signed_for_another_node_is_refused(client: FlaskClient, fake_peer: FakePeer,
+                                                      pin: Callable[..., Peer],
+                                                      monkeypatch: pytest.MonkeyPatch):
+    """A peer that receives this node's signed pull must not be able to replay it, within the clock
+    window, to a third node that also trusts this node, and read that node's journal as this node."""
+    pin()
+    assert pull_peer("peer").ok
+    sent = next(h for h, path in zip(fake_peer.headers, fake_peer.requests, strict=True)
+                if path == "/federation/v1/checkpoint")
+    # The app now plays the third node, node-c, one of whose peers is this node (node-a).
+    own = runtime.node_key()
+    Peer.create(name="node-a", url="https://node-a.example", node_id="https://node-a.example",
+                fingerprint=own.fingerprint, public_key=own.public_armored, created_at=runtime.now())
+    monkeypatch.setitem(runtime.settings(), "NODE_ID", "https://node-c.example")
+    response = client.get("/federation/v1/checkpoint", headers={name: sent[name] for name in auth.HEADERS})
+    assert response.status_code == 401
+    assert "does not verify" in response.get_json()["message"]
