@@ -29,11 +29,14 @@ FAILED = "Sign-in failed: check the name, password and code. Repeated failures l
 @dataclass(frozen=True)
 class SignedIn:
     actor: Actor
-    stamp: str  # binds the session to the current password: changing it ends every session
+    stamp: str  # binds the session to the current credentials: changing them ends every session
 
 
 def stamp(account: Account) -> str:
-    return hashlib.sha256((account.password_hash or "").encode()).hexdigest()[:20]
+    """A digest of the password and the TOTP secret: a new password or a new second factor (the old one
+    lost or exposed) ends every session signed in with the old ones."""
+    credentials = f"{account.password_hash or ''}\n{account.totp_secret or ''}"
+    return hashlib.sha256(credentials.encode()).hexdigest()[:20]
 
 
 def needs_totp(account: Account) -> bool:

@@ -14,7 +14,7 @@ from directory import accounts, runtime
 from directory.errors import Unauthenticated
 from directory.models.accounts import Account
 from directory.web import signin
-from tests.conftest import row_counts
+from tests.conftest import ADMIN, row_counts
 from tests.web.conftest import WebAccount, csrf_from, locked, sign_in
 
 
@@ -86,6 +86,17 @@ def test_a_changed_password_ends_open_sessions(client: FlaskClient,
     reader = web_account("reader")
     sign_in(client, reader)
     accounts.set_password(reader.account_id, "another long password")
+    assert _signed_in_as(client) is None
+
+
+def test_a_new_totp_secret_ends_open_sessions(client: FlaskClient, make_org: Callable[..., str],
+                                              web_account: Callable[..., WebAccount]) -> None:
+    """A second factor is replaced when the old one is lost or exposed: sessions signed in with it end,
+    as they do when the password changes."""
+    publisher = web_account("publisher", make_org())
+    sign_in(client, publisher)
+    assert _signed_in_as(client) == publisher.name
+    signin.enable_totp(publisher.account_id, ADMIN)
     assert _signed_in_as(client) is None
 
 
