@@ -21,6 +21,7 @@ from directory.api import (
 from directory.api import search as search_api
 from directory.api.auth import load_actor
 from directory.api.common import BoundedInt, bounded_int_schema
+from directory.errors import BadRequest
 
 BLUEPRINTS = (
     # Entries and their history.
@@ -55,7 +56,10 @@ def init_app(app: Flask) -> errors.DirectoryApi:
     errors.init_app(app)
 
     @app.before_request
-    def _authenticate() -> None:
+    def _admit() -> None:
+        """Whether the request can be read at all, and who is calling."""
+        if request.path.startswith(("/api/", "/federation/")):
+            _no_nul_in_url()
         if request.path.startswith("/api/"):
             load_actor()
             _json_body_only()
@@ -72,6 +76,14 @@ def init_app(app: Flask) -> errors.DirectoryApi:
         return response
 
     return api
+
+
+def _no_nul_in_url() -> None:
+    """PostgreSQL text cannot hold NUL: an id or a filter holding one reached the driver as a DataError,
+    a 500 (even for anonymous callers). No id, name or filter of the directory contains one."""
+    query = request.args.items(multi=True)
+    if "\x00" in request.path or any("\x00" in name or "\x00" in value for name, value in query):
+        raise BadRequest("the request URL contains a NUL character")
 
 
 def _json_body_only() -> None:

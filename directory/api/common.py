@@ -17,24 +17,45 @@ from directory.errors import InvalidInput, PreconditionRequired
 
 
 class Parser(FlaskParser):
-    """webargs' parser with two holes closed for every API view.
+    """webargs' parser with three holes closed for every API view.
 
     - Unknown query parameters are refused, whatever the schema says (webargs ignores them by default,
       TRAPS.md 19): a misspelt filter must not silently answer the unfiltered list.
     - A JSON integer longer than Python converts (4300 digits) makes `json.loads` raise a plain
       ValueError, which webargs does not catch (only JSONDecodeError): a 400 like any invalid JSON,
       not a 500.
+    - A NUL character anywhere in a JSON body is refused (a 422).
     """
 
     DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE}
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         try:
-            return super()._raw_load_json(req)
+            data = super()._raw_load_json(req)
         except json.JSONDecodeError:
             raise  # webargs answers these itself
         except ValueError as exc:
             abort(400, exc=exc, messages={"json": ["Invalid JSON body."]})
+        where = _nul_at(data)
+        if where is not None:
+            # PostgreSQL text cannot store NUL: a name or note holding one was a DataError, a 500.
+            abort(422, messages={"json": {where or "_schema": ["must not contain NUL characters"]}})
+        return data
+
+
+def _nul_at(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first text holding NUL (a member name counts as its member), else None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{path}.{key}" if path else str(key)
+        if "\x00" in str(key):
+            return inner
+        found = _nul_at(item, inner)
+        if found is not None:
+            return found
+    return None
 
 
 class Blueprint(flask_smorest.Blueprint):

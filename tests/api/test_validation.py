@@ -147,3 +147,27 @@ def test_a_body_that_is_not_json_is_refused_not_ignored(client, make_org, token_
     assert set(response.get_json()) == SHAPE
     assert row_counts() == before
     assert client.get(f"{API}/{entry_id}").get_json()["name"] == "Example Telecom"
+
+
+@pytest.mark.parametrize("path", [
+    f"{API}/urn%00x", f"{API}/urn%00x/versions", f"{API}?name=a%00b", f"{API}?country=a%00",
+    "/api/v1/sync/runs?source=a%00",
+])
+def test_a_nul_character_in_the_path_or_query_is_a_400(client, token_for, path):
+    # PostgreSQL text cannot hold NUL: the driver raised DataError, a 500, even for anonymous callers.
+    response = client.get(path, headers=auth(token_for("admin")))
+    assert response.status_code == 400
+    assert set(response.get_json()) == SHAPE
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "desk\x00lead", "role": "reader"},
+    {"name": "desk-lead", "role": "publisher", "organisations": ["urn\x00x"]},
+])
+def test_a_nul_character_in_a_body_is_refused_and_changes_nothing(client, token_for, body):
+    token = token_for("admin")
+    before = row_counts()
+    response = client.post("/api/v1/accounts", json=body, headers=auth(token))
+    assert response.status_code == 422
+    assert set(response.get_json()) == SHAPE
+    assert row_counts() == before
