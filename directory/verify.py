@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from directory import freshness, reads, runtime, signatures, validators
@@ -33,6 +33,8 @@ from directory.models.search import DomainSkeleton, SearchPhone
 from directory.search_sql import normalise_phone
 from directory.vocabulary import REQUESTING_KINDS
 
+# Older signatures prove authorship, not a current request (a soft failure: the verdict is caution).
+MESSAGE_MAX_AGE = timedelta(days=14)
 ADVICE = ("Call back on the switchboard number published in the directory (or reach the organisation "
           "through its website), never on a number or address given in the request.")
 _SIGNATURE_WORDS = {
@@ -272,7 +274,21 @@ def _signature_checks(found: _Found, request: Request, now: int) -> list[Check]:
     detail = _SIGNATURE_WORDS[result.status]
     if not result.ok:
         detail += f" ({result.reason})"
-    return [Check("message_signature", result.ok, detail)]
+        return [Check("message_signature", False, detail)]
+    return [_signature_age(detail, result.created, at)]
+
+
+def _signature_age(detail: str, created: datetime | None, at: datetime) -> Check:
+    """A good signature proves who wrote the message and when, not that they ask today: anyone holding a
+    copy of an old signed request (a compromised mailbox, a leaked case file) can send it again."""
+    if created is None:
+        return Check("message_signature", True, detail)
+    detail += f", on {created.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    age = at - created
+    if age <= MESSAGE_MAX_AGE:
+        return Check("message_signature", True, detail)
+    return Check("message_signature", False, f"{detail}, {age.days} days ago: an old signed message can be "
+                 "sent again by anyone who has a copy; ask for a newly signed request", hard=False)
 
 
 def _claimed_org(email: str | None) -> Organisation | None:

@@ -9,6 +9,7 @@ is named.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -231,3 +232,17 @@ def test_different_domains_keep_different_skeletons_and_mixed_scripts_are_seen()
     assert lookalike.has_mixed_scripts("xn--olice-uye.example.org")
     assert not lookalike.has_mixed_scripts("kiber.polis.example")
     assert freemail.is_free_mail("mail.gmail.com") and not freemail.is_free_mail("police.example.org")
+
+
+def test_an_old_signed_message_is_not_taken_for_a_new_request(police: str, keys: Keys,
+                                                               clock: Callable[[float], None]) -> None:
+    """Whoever holds a copy of an officer's old signed request (her compromised mailbox, a leaked case
+    file) can send it again: the signature proves who wrote it and when, not that she asks today."""
+    clock(time.time() + 40 * 86400)
+    answer = _run(email=OFFICER, request_type="preservation", signed_message=keys.signed)
+    assert answer["verdict"] == "caution", answer["checks"]
+    assert _failed(answer) == ["message_signature"]
+    assert "days ago" in answer["checks"][-1]["detail"]
+    clock(time.time() + 86400)  # a day-old signature is still a current request
+    answer = _run(email=OFFICER, request_type="preservation", signed_message=keys.signed)
+    assert answer["verdict"] == "verified"
