@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from directory import audit, db, notifications, runtime
+from directory import audit, db, notifications, reads, runtime
 from directory.actors import Actor
 from directory.errors import Conflict, DirectoryError, Forbidden, Gone, NotFound, PreconditionFailed
 from directory.models.approvals import STATUSES, PendingChange
@@ -123,7 +123,12 @@ def listing(actor: Actor, status: str | None = "pending") -> list[dict[str, Any]
     query = PendingChange.select().order_by(PendingChange.id)
     if status:
         query = query.where(PendingChange.status == status)
-    return [as_dict(row) for row in query]
+    changes = [as_dict(row) for row in query]
+    if changes:
+        # A change of a contact carries the organisation's contacts (names, emails, phones): listing them
+        # is a restricted read, audited like reading the entry itself.
+        reads.charge(actor, "read.approvals", None, {"status": status, "count": len(changes)})
+    return changes
 
 
 def approve(change_id: int, actor: Actor) -> dict[str, Any]:

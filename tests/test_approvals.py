@@ -160,3 +160,17 @@ def test_approval_can_be_switched_off(client, make_org, token_for):
     runtime.configure({**runtime.settings(), "CALLBACK_APPROVAL": False})
     entry_id = make_org()
     assert _request_switchboard(client, entry_id, token_for("admin")).status_code == 200
+
+
+def test_listing_pending_contact_changes_is_an_audited_read(client, make_org, token_for):
+    # A pending contact change carries the organisation's contacts (names, emails, phones): reading them
+    # through the list is a restricted read like reading the entry, and must leave an audit row.
+    entry_id = make_org()
+    publisher, admin = token_for("publisher", entry_id), token_for("admin")
+    contact_id = client.get(f"{API}/{entry_id}/contacts", headers=auth(publisher)).get_json()[0]["contact_id"]
+    client.patch(f"{API}/{entry_id}/contacts/{contact_id}", json={"email": "new@telecom.example"},
+                 headers=auth(publisher, **{"If-Match": _etag(client, entry_id)}))
+    before = AuditEvent.select().where(AuditEvent.action == "read.approvals").count()
+    listed = client.get("/api/v1/approvals", headers=auth(admin)).get_json()
+    assert "Erika Mustermann" in str(listed) and "+4930901822" in str(listed)
+    assert AuditEvent.select().where(AuditEvent.action == "read.approvals").count() == before + 1
