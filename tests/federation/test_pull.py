@@ -289,3 +289,16 @@ def test_signed_tombstone_with_extra_fields(fake_peer: FakePeer, pin: Callable[.
     pin()
     refused(pull_peer("peer"), "seq 2: not a valid tombstone")
     assert Organisation.select().count() == 0
+
+
+def test_a_refused_entry_is_reported_by_field_without_its_values(fake_peer: FakePeer,
+                                                                 pin: Callable[..., Peer]):
+    # The reason is logged and mailed to the administrators: it names the field, never the value.
+    entry_id = fake_peer.create()
+    doc = fake_peer.current[entry_id]
+    contacts = [dict(doc["contacts"][0], display_name="\x07Erika", languages=["erika-mustermann"])]
+    fake_peer.publish(dict(doc, entry_id=entry_id[:-4] + "beef", contacts=contacts))
+    pin()
+    result = pull_peer("peer")
+    refused(result, "(contacts.0.display_name: invalid; contacts.0.languages.0: invalid)")
+    assert "erika" not in (result.reason or "").lower()  # the language's message quoted the value
