@@ -31,6 +31,13 @@ def _bool(value: str) -> bool:
     raise ValueError(f"not a boolean: {value!r}")
 
 
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError(f"must be at least 1: {value!r}")
+    return number
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", "`development` or `production`; production refuses to start without "
             "a secret key and marks cookies Secure."),
@@ -83,6 +90,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_APPROVAL", True, "Changes to the call-back path (switchboard phone, official email "
             "domains, a contact's email, keys) by publishers or admins wait for a second admin's approval.",
             _bool),
+    Setting("SIGNIN_LOCK_AFTER", 5, "Web sign-in: failed attempts in a row that lock an account.",
+            _positive),
+    Setting("SIGNIN_LOCK_MINUTES", 15, "Web sign-in: how long such a lock lasts.", _positive),
+    Setting("SESSION_HOURS", 12, "Web sign-in: the longest a signed-in session lasts (one working shift "
+            "by default); signing in again starts a new one.", _positive),
     Setting("LOG_LEVEL", "INFO", "Python log level of the application logger."),
 )
 

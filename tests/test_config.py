@@ -48,3 +48,9 @@ def test_development_secret_is_generated_once_with_private_mode(tmp_path):
 def test_unknown_setting_is_refused():
     with pytest.raises(ConfigurationError, match="unknown settings"):
         config.resolve({"NOT_A_SETTING": 1})
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "five"])
+def test_sign_in_limits_must_be_positive_whole_numbers(value):
+    with pytest.raises(ConfigurationError, match="DIRECTORY_SIGNIN_LOCK_AFTER"):
+        config.from_env({"DIRECTORY_SIGNIN_LOCK_AFTER": value})

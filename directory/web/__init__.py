@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext
 from directory.actors import Actor
 from directory.api.errors import set_html_renderer
 from directory.vocabulary import REQUEST_TYPES
-from directory.web import account, admin, i18n, labels, pages, publish, security, signin
+from directory.web import account, admin, i18n, labels, pages, publish, security
 
 ERROR_TITLES: dict[int, Any] = {
     400: lazy_gettext("The request could not be understood"),
@@ -51,7 +51,8 @@ def _template_globals() -> dict[str, Any]:
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(seconds=signin.SESSION_SECONDS))
+    app.config.setdefault("PERMANENT_SESSION_LIFETIME",
+                          timedelta(hours=app.config["DIRECTORY"]["SESSION_HOURS"]))
     security.init_app(app)
     i18n.init_app(app)
     for blueprint in (pages.bp, account.bp, publish.bp, admin.bp):

@@ -19,9 +19,6 @@ from directory.actors import Actor
 from directory.errors import NotFound, Unauthenticated
 from directory.models.accounts import Account
 
-LOCK_AFTER = 5  # failed attempts in a row
-LOCK_SECONDS = 15 * 60
-SESSION_SECONDS = 12 * 3600  # a signed-in session lasts one working shift at most
 TOTP_ROLES = frozenset({"publisher", "admin"})
 FAILED = "Sign-in failed: check the name, password and code. Repeated failures lock the account for a while."
 
@@ -37,6 +34,16 @@ def stamp(account: Account) -> str:
     lost or exposed) ends every session signed in with the old ones."""
     credentials = f"{account.password_hash or ''}\n{account.totp_secret or ''}"
     return hashlib.sha256(credentials.encode()).hexdigest()[:20]
+
+
+def lock_after() -> int:
+    """Failed attempts in a row that lock an account (DIRECTORY_SIGNIN_LOCK_AFTER)."""
+    return int(runtime.settings()["SIGNIN_LOCK_AFTER"])
+
+
+def session_seconds() -> int:
+    """The longest a signed-in session lasts (DIRECTORY_SESSION_HOURS)."""
+    return int(runtime.settings()["SESSION_HOURS"]) * 3600
 
 
 def needs_totp(account: Account) -> bool:
@@ -71,11 +78,12 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
                 (Account.id == account.id) & (Account.totp_last_step < step)).execute() == 1
         if not ok:
             failures = current.failed_logins + 1
-            locked = now + LOCK_SECONDS if failures >= LOCK_AFTER else current.locked_until
-            Account.update(failed_logins=0 if failures >= LOCK_AFTER else failures,
+            lock = failures >= lock_after()
+            locked = now + runtime.settings()["SIGNIN_LOCK_MINUTES"] * 60 if lock else current.locked_until
+            Account.update(failed_logins=0 if lock else failures,
                            locked_until=locked).where(Account.id == account.id).execute()
             audit.record(Actor.anonymous(client), "signin", f"account:{account.id}", "failed",
-                         {"locked": failures >= LOCK_AFTER})
+                         {"locked": lock})
         else:
             Account.update(failed_logins=0).where(Account.id == account.id).execute()
             audit.record(accounts.actor_for(account, client), "signin", f"account:{account.id}", "ok", {})
@@ -112,7 +120,7 @@ def session_actor(account_id: int, session_stamp: str, signed_in_at: int,
     account = Account.get_or_none(Account.id == account_id)
     if account is None or account.disabled or session_stamp != stamp(account):
         return None
-    if not 0 <= runtime.now() - signed_in_at < SESSION_SECONDS:
+    if not 0 <= runtime.now() - signed_in_at < session_seconds():
         return None
     return accounts.actor_for(account, client)
 

@@ -64,7 +64,7 @@ def test_failures_look_alike_and_lock_the_account(client: FlaskClient,
                                                   clock: Callable[[float], None]) -> None:
     reader = web_account("reader")
     unknown = _post(client, "nobody-of-that-name", "whatever password")
-    for _ in range(signin.LOCK_AFTER - 1):
+    for _ in range(signin.lock_after() - 1):
         assert _post(client, reader.name, "wrong password!") == unknown
     assert not locked(reader)
     assert _post(client, reader.name, "wrong password!") == unknown
@@ -77,6 +77,36 @@ def test_failures_look_alike_and_lock_the_account(client: FlaskClient,
     assert _post(client, reader.name, reader.password) == unknown
     clock(unlocks_at)
     sign_in(client, reader)
+
+
+def test_the_lockout_follows_the_node_settings(client: FlaskClient,
+                                              web_account: Callable[..., WebAccount],
+                                              clock: Callable[[float], None],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """An administrator may set a stricter policy: two failures lock for an hour."""
+    monkeypatch.setitem(runtime.settings(), "SIGNIN_LOCK_AFTER", 2)
+    monkeypatch.setitem(runtime.settings(), "SIGNIN_LOCK_MINUTES", 60)
+    reader = web_account("reader")
+    clock(1_800_000_000)
+    _post(client, reader.name, "wrong password!")
+    assert not locked(reader)
+    _post(client, reader.name, "wrong password!")
+    assert locked(reader)
+    assert Account.get_by_id(reader.account_id).locked_until == 1_800_000_000 + 3600
+
+
+def test_a_session_ends_after_the_configured_hours(client: FlaskClient,
+                                                   web_account: Callable[..., WebAccount],
+                                                   clock: Callable[[float], None],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(runtime.settings(), "SESSION_HOURS", 1)
+    reader = web_account("reader")
+    clock(1_800_000_000)
+    sign_in(client, reader)
+    clock(1_800_000_000 + 3599)
+    assert _signed_in_as(client) == reader.name
+    clock(1_800_000_000 + 3600)
+    assert _signed_in_as(client) is None
 
 
 def test_a_changed_password_ends_open_sessions(client: FlaskClient,
@@ -186,7 +216,7 @@ def test_an_attempt_racing_a_lockout_neither_signs_in_nor_undoes_it(
 
     def racing(account: Account, password: str) -> bool:
         monkeypatch.setattr(accounts, "check_password", check)  # only the first check is overtaken
-        for _ in range(signin.LOCK_AFTER):
+        for _ in range(signin.lock_after()):
             with pytest.raises(Unauthenticated):
                 signin.sign_in(reader.name, "wrong password!", "", None)
         assert locked(reader)
