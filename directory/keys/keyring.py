@@ -324,7 +324,9 @@ def _self_signature(
             problems.append(f"its {what} was made by another key ({issuer[-1]}) and is ignored")
         return None
     try:
-        if sig.hash_algorithm not in STRONG_HASHES:
+        # A weak hash makes a signature worthless as evidence *for* a key; a revocation only switches
+        # something off, so one that verifies counts whatever its hash (fail closed; gpg agrees).
+        if sig.hash_algorithm not in STRONG_HASHES and sig.type not in _REVOCATIONS:
             problems.append(f"its {what} uses {hash_name(sig)}, which is too weak")
             return None
         if sig.key_algorithm != pgp.key_algorithm or unknown_critical(sig):

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pgpy import PGPKey, PGPSignature
 
-from directory.keys import SignatureResult, verify_detached
+from directory.keys import SignatureResult, inspect_key, verify_detached
 from directory.keys.keyring import load_key
 from tests.keys import crafted
-from tests.keys.conftest import DATA, DAY, T2020, Material
+from tests.keys.conftest import DATA, DAY, T2020, Gpg, Material
 
 pytestmark = pytest.mark.gpg
 
@@ -175,3 +175,22 @@ def test_future_signature_is_invalid(material: Material) -> None:
 
 def test_parsed_keys_are_cached(material: Material) -> None:
     assert load_key(material.keys["ed"]) is load_key(material.keys["ed"])
+
+
+@pytest.mark.parametrize("what", ["key", "subkey"])
+def test_a_revocation_made_with_sha1_still_revokes(gpg_home: Gpg, what: str) -> None:
+    """A weak hash makes a signature worthless as evidence *for* a key, but a revocation only switches
+    a key off, and gpg honours it: ignoring it kept a revoked key valid here (fail open)."""
+    fpr = gpg_home.gen_key(f"Old Revocation <{what}@sha1.example>", "rsa3072", "sign,cert", "2y")
+    signer = gpg_home.add_key(fpr, "rsa3072", "sign", "2y") if what == "subkey" else fpr
+    sig = gpg_home.detach_sign(signer, DATA)
+    select = b"key 1\n" if what == "subkey" else b""
+    gpg_home.run("--cert-digest-algo", "SHA1", "--command-fd", "0", "--edit-key", fpr,
+                 stdin=select + b"revkey\ny\n0\n\ny\nsave\n")
+    key = gpg_home.export(fpr)
+    result = verify_detached(DATA, sig, [key])
+    assert result.status == "key_revoked", result.reason
+    assert ("signing subkey" if what == "subkey" else "was revoked") in result.reason
+    if what == "key":
+        info = inspect_key(key)
+        assert info.revoked and not info.usable_for_signing
