@@ -21,24 +21,17 @@ def charge(actor: Actor, reads: Sequence[int]) -> list[TooManyRequests | None]:
     charges the concurrent reads of a process together)."""
     if actor.account_id is None or actor.is_admin or not reads:
         return [None] * len(reads)
-    limit = int(runtime.settings()["READ_QUOTA"])
     now = runtime.now()
     hour = now // HOUR
     verdicts: list[TooManyRequests | None] = []
     with db.joined():
-        buckets = db.rows("SELECT hour, count FROM read_usage WHERE account_id = ? AND hour > ?",
-                          (actor.account_id, hour - WINDOW_HOURS))
-        used = sum(count for _, count in buckets)
+        buckets = _buckets(actor, hour)
         counted = 0
         for count in reads:
-            if used + counted + count > limit:
-                oldest = min((h for h, _ in buckets), default=hour)
-                retry = max(1, (oldest + WINDOW_HOURS) * HOUR - now)
-                verdicts.append(TooManyRequests(
-                    f"read quota of {limit} restricted reads per 24 hours reached", retry))
-            else:
+            refused = _refusal(buckets, counted + count, now)
+            if refused is None:
                 counted += count
-                verdicts.append(None)
+            verdicts.append(refused)
         if not counted:
             return verdicts
         # An upsert, not a read-then-insert: on PostgreSQL two first reads of an hour can both find no
@@ -52,3 +45,34 @@ def charge(actor: Actor, reads: Sequence[int]) -> list[TooManyRequests | None]:
             db.run("DELETE FROM read_usage WHERE account_id = ? AND hour <= ?",
                    (actor.account_id, hour - WINDOW_HOURS))
     return verdicts
+
+
+def check(actor: Actor, count: int = 1) -> None:
+    """Refuse (429) when `count` more restricted reads would pass the quota, counting nothing.
+
+    A write is answered with the entry it wrote, a restricted read charged after the write commits:
+    the write views check first, so a spent quota refuses the write instead of answering 429 for a
+    write that was made (the client's retry then met a 412)."""
+    if actor.account_id is None or actor.is_admin:
+        return
+    now = runtime.now()
+    refused = _refusal(_buckets(actor, now // HOUR), count, now)
+    if refused is not None:
+        raise refused
+
+
+def _buckets(actor: Actor, hour: int) -> list[tuple[int, int]]:
+    """The actor's (hour, count) buckets inside the rolling window."""
+    found = db.rows("SELECT hour, count FROM read_usage WHERE account_id = ? AND hour > ?",
+                    (actor.account_id, hour - WINDOW_HOURS))
+    return [(h, c) for h, c in found]
+
+
+def _refusal(buckets: list[tuple[int, int]], more: int, now: int) -> TooManyRequests | None:
+    """The 429 for `more` reads on top of `buckets`, or None when the quota allows them."""
+    limit = int(runtime.settings()["READ_QUOTA"])
+    if sum(count for _, count in buckets) + more <= limit:
+        return None
+    oldest = min((h for h, _ in buckets), default=now // HOUR)
+    retry = max(1, (oldest + WINDOW_HOURS) * HOUR - now)
+    return TooManyRequests(f"read quota of {limit} restricted reads per 24 hours reached", retry)

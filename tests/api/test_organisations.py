@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
+
+from directory import runtime
 from directory.models.entries import EntryVersion
 from tests.conftest import auth, row_counts
 from tests.factories import organisation, police
@@ -164,3 +167,24 @@ def test_answers_to_an_account_are_never_cached(client, make_org, token_for):
     assert "Authorization" in public.vary and "Authorization" in restricted.vary  # ... never for a token
     refused = client.get(f"{API}/{entry_id}", headers=auth("cpd_not-a-real-token"))
     assert refused.status_code == 401 and refused.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("write", ["patch", "confirm", "add_contact"])
+def test_a_write_the_quota_cannot_answer_is_refused_before_it_is_made(client, make_org, token_for,
+                                                                      monkeypatch, write):
+    # The answer to a write is the entry, a restricted read: with the quota spent, the write used to be
+    # committed and then answered 429, so the client retried and met a 412.
+    entry_id = make_org()
+    publisher = token_for("publisher", entry_id)
+    monkeypatch.setitem(runtime.settings(), "READ_QUOTA", 1)
+    etag = client.get(f"{API}/{entry_id}", headers=auth(publisher)).headers["ETag"]  # the last read
+    before = row_counts()
+    headers = auth(publisher, **{"If-Match": etag})
+    contact = {"display_name": "Night desk", "email": "night@telecom.example"}
+    response = {
+        "patch": lambda: client.patch(f"{API}/{entry_id}", json={"name": "Renamed"}, headers=headers),
+        "confirm": lambda: client.post(f"{API}/{entry_id}/confirm", headers=headers),
+        "add_contact": lambda: client.post(f"{API}/{entry_id}/contacts", headers=headers, json=contact),
+    }[write]()
+    assert response.status_code == 429 and "Retry-After" in response.headers
+    assert row_counts() == before
