@@ -52,7 +52,8 @@ def email(value: str) -> str:
 
 @lru_cache(maxsize=1)
 def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+    # `localtime` is the host's own zone file, not an IANA name: each node would read other hours.
+    return frozenset(available_timezones()) - {"localtime"}
 
 
 def timezone(value: str) -> str:
