@@ -17,7 +17,7 @@ from typing import Any
 
 from directory import audit, db, runtime
 from directory.actors import Actor
-from directory.errors import Forbidden, InvalidInput, NotFound
+from directory.errors import Conflict, Forbidden, InvalidInput, NotFound
 from directory.keys import SignatureRecord, inspect_key, parse_canonical, verify_detached
 from directory.models.entries import EntryVersion
 
@@ -88,6 +88,9 @@ def attach(entry_id: str, version: int, signature: str, actor: Actor) -> list[di
         doc = parse_canonical(payload)
         if row.tombstone:
             raise InvalidInput("a tombstone cannot be signed by the organisation")
+        if doc["registrar"] != runtime.settings()["NODE_ID"]:
+            # Federated entries are read-only here: the organisation signs at its registrar node.
+            raise Conflict(f"this entry is registered at {doc['registrar']} and is read-only here")
         own = {k["fingerprint"]: k["public_key"]
                for k in doc.get("keys", []) if k.get("use") == "organisation"}
         if not own:

@@ -121,6 +121,23 @@ def test_signature_by_another_key_or_over_other_bytes_is_refused(client, make_or
 
 
 @pytest.mark.gpg
+def test_a_federated_entry_takes_no_signature_here(client, make_org, token_for, gpg, monkeypatch):
+    # Entries registered at another node are read-only here: their stored signatures included.
+    key = gpg.export("pgp@telecom.example").decode()
+    with monkeypatch.context() as elsewhere:
+        elsewhere.setitem(runtime.settings(), "NODE_ID", "https://node-b.example")
+        entry_id = make_org(keys=[{"public_key": key, "use": "organisation"}])
+    admin = token_for("admin")
+    data = client.get(f"{API}/{entry_id}/versions/1/canonical", headers=auth(admin)).data
+    before = EntryVersion.get((EntryVersion.entry_id == entry_id) & (EntryVersion.version == 1)).signatures
+    response = client.post(f"{API}/{entry_id}/versions/1/signatures", headers=auth(admin),
+                           json={"signature": gpg.detach_sign(gpg.org, data).decode()})
+    assert response.status_code == 409, response.get_json()
+    after = EntryVersion.get((EntryVersion.entry_id == entry_id) & (EntryVersion.version == 1)).signatures
+    assert after == before
+
+
+@pytest.mark.gpg
 def test_revoked_key_cannot_be_registered(client, make_org, token_for, tmp_path_factory):
     require_gpg()
     home = Gpg(tmp_path_factory.mktemp("gpg-revoked"))
