@@ -27,7 +27,7 @@ _LOCK_KEY = 7211
 
 
 _COLUMNS = (JournalLeaf.seq, JournalLeaf.entry_id, JournalLeaf.version, EntryVersion.payload,
-            EntryVersion.signatures)
+            EntryVersion.signatures, JournalLeaf.leaf)
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,31 @@ def leaf_of(envelope: bytes) -> str:
 
 def envelope_of(payload: bytes, signatures: str) -> bytes:
     """The envelope bytes of a stored version (canonical JSON: the same bytes every time)."""
-    records = [SignatureRecord(s["signer"], s["key_fpr"], s["sig"]) for s in json.loads(signatures)]
-    return envelope_bytes(make_envelope(bytes(payload), records))
+    return _envelope(payload, json.loads(signatures))
+
+
+def _journaled_envelope(payload: bytes, signatures: str, leaf: str) -> bytes:
+    """The envelope of a stored version as it was journaled (its leaf), for `changes` and `snapshot`.
+
+    An organisation may add its own signature to a version later (`signatures.attach`); serving the
+    longer list would change the leaf and break the chain every peer checks. Signatures are only ever
+    appended, so the journaled list is a prefix of today's. With no prefix matching (a damaged row),
+    today's envelope is served and the peer's check refuses it.
+    """
+    records = json.loads(signatures)
+    current = _envelope(payload, records)
+    if leaf_of(current) == leaf:
+        return current
+    for size in range(len(records) - 1, 0, -1):
+        envelope = _envelope(payload, records[:size])
+        if leaf_of(envelope) == leaf:
+            return envelope
+    return current
+
+
+def _envelope(payload: bytes, records: list[dict[str, str]]) -> bytes:
+    signed = [SignatureRecord(s["signer"], s["key_fpr"], s["sig"]) for s in records]
+    return envelope_bytes(make_envelope(bytes(payload), signed))
 
 
 def append(doc: dict[str, Any], payload: bytes, signatures: str) -> int:
@@ -154,5 +177,5 @@ def backfill() -> int:
 
 
 def _items(query: Any) -> Iterator[Item]:
-    for seq, entry_id, version, payload, signatures in query.tuples():
-        yield Item(seq, entry_id, version, envelope_of(payload, signatures))
+    for seq, entry_id, version, payload, signatures, leaf in query.tuples():
+        yield Item(seq, entry_id, version, _journaled_envelope(payload, signatures, leaf))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from directory import entries, runtime
+from directory import entries, runtime, signatures
 from directory.errors import Forbidden
 from directory.federation import auth, journal
 from directory.federation.pull import pull_peer
@@ -208,3 +208,19 @@ def test_a_request_signed_for_another_node_is_refused(client: FlaskClient, fake_
     response = client.get("/federation/v1/checkpoint", headers={name: sent[name] for name in auth.HEADERS})
     assert response.status_code == 401
     assert "does not verify" in response.get_json()["message"]
+
+
+def test_the_organisations_own_signature_leaves_the_served_journal_as_checkpointed(
+        make_org: Callable[..., str], peer_key: NodeKey):
+    """Attaching the organisation's signature to a version adds to its stored signatures; the journal
+    must still serve that version's envelope as it was journaled, or the leaves no longer chain to the
+    checkpoint head and every peer refuses this node's journal as rewritten history."""
+    entry_id = make_org(keys=[{"public_key": peer_key.public_armored, "use": "organisation"}])
+    make_org(name="Second Telecom")
+    payload = EntryVersion.get(EntryVersion.entry_id == entry_id).payload
+    signatures.attach(entry_id, 1, peer_key.sign(bytes(payload)), ADMIN)
+    assert len(json.loads(EntryVersion.get(EntryVersion.entry_id == entry_id).signatures)) == 2
+    head = journal.GENESIS
+    for item in journal.changes(0, 10):
+        head = journal.chain(head, journal.leaf_of(item.envelope))
+    assert (2, head) == journal.state()
