@@ -84,6 +84,12 @@ def _totp_once() -> None:
     _add_columns(Account, "totp_last_step")
 
 
+def _web_sessions() -> None:
+    from directory.models.accounts import WebSession
+
+    db.database.create_tables([WebSession], safe=True)
+
+
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
     (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
@@ -92,6 +98,7 @@ STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (5, "pending call-back changes awaiting a second admin", _approvals),
     (6, "search rows carry filters (inside the full-text index), registrar and clocks", _search_filters),
     (7, "accounts remember the last TOTP step accepted (a code signs in once)", _totp_once),
+    (8, "web sessions kept on the server (signing out ends them)", _web_sessions),
 ]
 
 

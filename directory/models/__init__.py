@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from directory.models.accounts import Account, AccountOrganisation, ApiToken, ReadUsage
+from directory.models.accounts import Account, AccountOrganisation, ApiToken, ReadUsage, WebSession
 from directory.models.approvals import PendingChange
 from directory.models.audit import AuditEvent
 from directory.models.base import BaseModel
@@ -33,6 +33,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     AccountOrganisation,
     ApiToken,
     ReadUsage,
+    WebSession,
     AuditEvent,
     PendingChange,
     SyncRun,

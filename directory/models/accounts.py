@@ -23,6 +23,15 @@ class Account(BaseModel):
     totp_last_step = peewee.BigIntegerField(default=0)
 
 
+class WebSession(BaseModel):
+    """A signed-in web session (migration step 8). The cookie carries its id; the row makes it end on the
+    server: signing out deletes it, so a copy of the cookie taken before is worth nothing after."""
+
+    id_hash = peewee.CharField(max_length=64, primary_key=True)  # sha256 of the id in the cookie
+    account = peewee.ForeignKeyField(Account, backref="web_sessions", on_delete="CASCADE")
+    created_at = peewee.BigIntegerField(index=True)
+
+
 class AccountOrganisation(BaseModel):
     account = peewee.ForeignKeyField(Account, backref="organisations", on_delete="CASCADE")
     entry_id = peewee.CharField(max_length=200)

@@ -13,7 +13,6 @@ from itertools import chain
 
 from flask import Flask, Response, current_app, g, request, session
 
-from directory import runtime
 from directory.actors import Actor
 from directory.api.auth import client_address
 from directory.api.errors import JSON_PREFIXES
@@ -66,8 +65,8 @@ def _load_actor() -> None:
     actor: Actor | None = None
     account_id = session.get("account_id")
     if isinstance(account_id, int):
-        actor = signin.session_actor(account_id, str(session.get("stamp", "")),
-                                     int(session.get("at", 0)), client_address())
+        actor = signin.session_actor(account_id, str(session.get("session", "")),
+                                     str(session.get("stamp", "")), client_address())
         if actor is None:
             session.clear()
     g.actor = actor or Actor.anonymous(client_address())
@@ -77,10 +76,12 @@ def start_session(signed_in: signin.SignedIn) -> None:
     """A fresh session (new CSRF token too) so nothing from before sign-in carries over."""
     session.clear()
     session.permanent = True
-    session.update(account_id=signed_in.actor.account_id, stamp=signed_in.stamp, at=runtime.now())
+    session.update(account_id=signed_in.actor.account_id, session=signed_in.session_id,
+                   stamp=signed_in.stamp)
 
 
 def end_session() -> None:
+    signin.end(str(session.get("session", "")), g.get("actor") or Actor.anonymous())
     session.clear()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass
 
 import pyotp
@@ -17,7 +18,7 @@ import pyotp
 from directory import accounts, audit, db, runtime
 from directory.actors import Actor
 from directory.errors import NotFound, Unauthenticated
-from directory.models.accounts import Account
+from directory.models.accounts import Account, WebSession
 
 TOTP_ROLES = frozenset({"publisher", "admin"})
 FAILED = "Sign-in failed: check the name, password and code. Repeated failures lock the account for a while."
@@ -27,6 +28,7 @@ FAILED = "Sign-in failed: check the name, password and code. Repeated failures l
 class SignedIn:
     actor: Actor
     stamp: str  # binds the session to the current credentials: changing them ends every session
+    session_id: str  # names the session's row: signing out deletes it (`end`)
 
 
 def stamp(account: Account) -> str:
@@ -86,10 +88,28 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
                          {"locked": lock})
         else:
             Account.update(failed_logins=0).where(Account.id == account.id).execute()
+            session_id = secrets.token_urlsafe(32)
+            # Sessions past their length are worth nothing: they go when anyone signs in.
+            WebSession.delete().where(WebSession.created_at <= now - session_seconds()).execute()
+            WebSession.create(id_hash=_digest(session_id), account=account.id, created_at=now)
             audit.record(accounts.actor_for(account, client), "signin", f"account:{account.id}", "ok", {})
     if not ok:
         raise Unauthenticated(FAILED)
-    return SignedIn(accounts.actor_for(account, client), stamp(account))
+    return SignedIn(accounts.actor_for(account, client), stamp(account), session_id)
+
+
+def end(session_id: str, actor: Actor) -> None:
+    """Sign out: the session's row goes, so the cookie (and any copy of it) no longer signs anyone in.
+    The account's other sessions (another browser) stay."""
+    with db.write():
+        ended = WebSession.delete().where(WebSession.id_hash == _digest(session_id)).execute()
+        if ended and actor.account_id is not None:
+            audit.record(actor, "signout", f"account:{actor.account_id}", "ok", {})
+
+
+def _digest(session_id: str) -> str:
+    # Stored as a digest, as API tokens are: the table alone does not give a session id to replay.
+    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def _for_update(account: Account) -> Account:
@@ -114,13 +134,16 @@ def _totp_step(secret: str, code: str, now: int) -> int | None:
     return None
 
 
-def session_actor(account_id: int, session_stamp: str, signed_in_at: int,
+def session_actor(account_id: int, session_id: str, session_stamp: str,
                   client: str | None) -> Actor | None:
-    """The actor of a session cookie, or None when the session is no longer good."""
-    account = Account.get_or_none(Account.id == account_id)
+    """The actor of a session cookie, or None when the session is no longer good: signed out, past its
+    length, or its account disabled or given new credentials."""
+    account = (Account.select(Account, WebSession.created_at.alias("signed_in_at")).join(WebSession)
+               .where((Account.id == account_id) & (WebSession.id_hash == _digest(session_id)))
+               .objects().first())
     if account is None or account.disabled or session_stamp != stamp(account):
         return None
-    if not 0 <= runtime.now() - signed_in_at < session_seconds():
+    if not 0 <= runtime.now() - account.signed_in_at < session_seconds():
         return None
     return accounts.actor_for(account, client)
 

@@ -8,11 +8,13 @@ from collections.abc import Callable
 import pyotp
 import pytest
 from click.testing import CliRunner
+from flask import Flask
 from flask.testing import FlaskClient
 
 from directory import accounts, runtime
 from directory.errors import Unauthenticated
-from directory.models.accounts import Account
+from directory.models.accounts import Account, WebSession
+from directory.models.audit import AuditEvent
 from directory.web import signin
 from tests.conftest import ADMIN, row_counts
 from tests.web.conftest import WebAccount, csrf_from, locked, sign_in
@@ -77,6 +79,39 @@ def test_failures_look_alike_and_lock_the_account(client: FlaskClient,
     assert _post(client, reader.name, reader.password) == unknown
     clock(unlocks_at)
     sign_in(client, reader)
+
+
+def test_signing_out_ends_the_session_on_the_server(app: Flask, client: FlaskClient,
+                                                    web_account: Callable[..., WebAccount]) -> None:
+    """A copy of the cookie taken before sign-out (a shared workstation, a stolen cookie) signs no one in
+    after it; the same account's session in another browser stays."""
+    reader = web_account("reader")
+    elsewhere = app.test_client()
+    sign_in(elsewhere, reader)
+    sign_in(client, reader)
+    copied = client.get_cookie("session")
+    assert copied is not None
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
+
+    replay = app.test_client()
+    replay.set_cookie("session", copied.value)
+    assert _signed_in_as(replay) is None
+    assert _signed_in_as(elsewhere) == reader.name
+    signouts = AuditEvent.select().where((AuditEvent.action == "signout") &
+                                         (AuditEvent.target == f"account:{reader.account_id}"))
+    assert signouts.count() == 1
+
+
+def test_sessions_past_their_length_are_deleted_at_the_next_sign_in(
+        client: FlaskClient, web_account: Callable[..., WebAccount],
+        clock: Callable[[float], None]) -> None:
+    reader = web_account("reader")
+    clock(1_800_000_000)
+    sign_in(client, reader)
+    clock(1_800_000_000 + signin.session_seconds())
+    sign_in(client, web_account("reader"))
+    assert [s.created_at for s in WebSession.select()] == [1_800_000_000 + signin.session_seconds()]
 
 
 def test_the_lockout_follows_the_node_settings(client: FlaskClient,
