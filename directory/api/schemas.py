@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, fields, validate
 
-from directory import documents
+from directory import documents, validators
 from directory.vocabulary import ORGANISATION_KINDS, REQUEST_TYPES
 
 
@@ -24,10 +24,11 @@ class PageArgs(Query):
 
 
 class OrganisationFilters(PageArgs):
-    country = fields.String(validate=validate.Length(equal=2))
+    # Normalised as stored (DE, en): `country=de` or `language=EN` must not answer an empty list.
+    country = documents.Checked(validators.country, validate=validate.Length(equal=2))
     kind = fields.String(validate=validate.OneOf(ORGANISATION_KINDS))
     registrar = fields.String(validate=validate.Length(max=200))
-    language = fields.String(validate=validate.Length(max=35))
+    language = documents.Checked(validators.language, validate=validate.Length(max=35))
     service_type = fields.String(validate=validate.Length(max=40))
     request_type = fields.String(validate=validate.OneOf(REQUEST_TYPES))
     name = fields.String(validate=validate.Length(min=1, max=200))

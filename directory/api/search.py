@@ -14,7 +14,7 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from directory import organisations, ratelimit, resolve, search, validators, vcard, verify
+from directory import documents, organisations, ratelimit, resolve, search, validators, vcard, verify
 from directory.api.auth import current_actor, require_account
 from directory.api.common import Blueprint, json_response, per_page
 from directory.api.schemas import PageArgs, Query
@@ -39,9 +39,10 @@ class _Zone(Schema):
 class ExportArgs(Query, _Zone):
     q = fields.String(load_default="", validate=validate.Length(max=200),
                       metadata={"description": "free text: names in any language, services, domains"})
-    country = fields.String(validate=validate.Length(equal=2))
+    # Normalised as stored (DE, en), like the organisation list's filters.
+    country = documents.Checked(validators.country, validate=validate.Length(equal=2))
     kind = fields.String(validate=validate.OneOf(ORGANISATION_KINDS))
-    language = fields.String(validate=validate.Length(max=35))
+    language = documents.Checked(validators.language, validate=validate.Length(max=35))
     service_type = fields.String(validate=validate.OneOf(SERVICE_TYPES))
     request_type = fields.String(validate=validate.OneOf(REQUEST_TYPES))
     emergency = fields.Boolean(load_default=False)

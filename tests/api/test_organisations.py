@@ -143,6 +143,18 @@ def test_list_filters_and_pages_in_sql(client, make_org):
     assert client.get(f"{API}?language=az").get_json()["total"] == 1
 
 
+def test_filters_are_read_as_the_values_are_stored(client, make_org):
+    # `country=de` and `language=EN` answered an empty list (stored: DE, en), and so did a language
+    # that is no tag at all; search already read `country=de` as DE.
+    make_org()
+    assert client.get(f"{API}?country=de").get_json()["total"] == 1
+    assert client.get(f"{API}?language=EN").get_json()["total"] == 1
+    assert client.get("/api/v1/search?language=EN").get_json()["total"] == 1
+    for path in (f"{API}?language=english", f"{API}?country=XX", "/api/v1/search?language=english"):
+        response = client.get(path)
+        assert response.status_code == 422 and response.get_json()["errors"]["query"], path
+
+
 def test_page_size_is_capped_and_unknown_filters_rejected(client, make_org):
     make_org()
     assert client.get(f"{API}?per_page=101").status_code == 422
