@@ -17,7 +17,7 @@ from directory.errors import Conflict, InvalidInput, NotFound
 from directory.federation import journal
 from directory.federation.node import DESCRIPTOR_TYP
 from directory.federation.transport import HttpTransport, Transport, TransportError, check_url
-from directory.federation.verify import Rejected
+from directory.federation.verify import Rejected, namespace
 from directory.keys import CanonicalError, inspect_key, parse_canonical, verify_envelope
 from directory.models.federation import Peer, PeerState
 from directory.vocabulary import ORGANISATION_KINDS
@@ -57,11 +57,23 @@ def add(name: str, url: str, fingerprint: str, actor: Actor, *, countries: str =
     with db.write():
         if Peer.get_or_none((Peer.name == name) | (Peer.node_id == node_id)) is not None:
             raise Conflict(f"a peer named {name} or with node id {node_id} exists; remove it first")
+        _check_namespace(node_id)
         peer: Peer = Peer.create(name=name, url=url, node_id=node_id, fingerprint=fingerprint,
                                  public_key=public_key, countries=countries, kinds=kinds,
                                  created_at=runtime.now())
         audit.record(actor, "federation.peer_add", name, "ok", {"fingerprint": fingerprint})
     return peer
+
+
+def _check_namespace(node_id: str) -> None:
+    """Entry ids carry the registrar's host: two nodes sharing one (`https://a.example` and
+    `https://a.example/`) could each register ids that read as the other's."""
+    own = namespace(node_id)
+    others = [str(runtime.settings()["NODE_ID"])] + [p.node_id for p in Peer.select(Peer.node_id)]
+    taken = next((other for other in others if namespace(other) == own), None)
+    if taken is not None:
+        raise Rejected(f"the peer's node id {node_id} would register entry ids of {taken} "
+                       f"(urn:cpd:{own}:...)", attack=True)
 
 
 def fetch_descriptor(url: str, fingerprint: str, transport: Transport) -> tuple[str, str]:

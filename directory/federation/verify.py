@@ -205,7 +205,7 @@ class JournalCheck:
         if doc.get("registrar") != self.peer.node_id:
             raise Rejected(f"{what}: registrar {doc.get('registrar')} is not {self.peer.node_id}",
                            attack=True)
-        host = urlsplit(self.peer.node_id).netloc or self.peer.node_id
+        host = namespace(self.peer.node_id)
         if not str(doc.get("entry_id", "")).startswith(f"urn:cpd:{host}:"):
             raise Rejected(f"{what}: entry id {doc.get('entry_id')} is outside {host}'s namespace",
                            attack=True)
@@ -241,6 +241,11 @@ class JournalCheck:
                 raise Rejected(f"{row.entry_id} is registered at {row.registrar}, not {self.peer.node_id}",
                                attack=True)
             self.known[row.entry_id] = (row.version, row.digest, row.deleted)
+
+
+def namespace(node_id: str) -> str:
+    """The host part of the entry ids a node registers: `urn:cpd:<namespace>:<uuid>`."""
+    return urlsplit(node_id).netloc or node_id
 
 
 def _check_fields(doc: dict[str, Any], what: str) -> None:

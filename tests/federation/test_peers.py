@@ -51,6 +51,22 @@ def test_a_peer_claiming_this_nodes_id_is_refused(fake_peer: FakePeer, monkeypat
         peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
 
 
+@pytest.mark.parametrize("other", ["this node", "another peer"])
+def test_a_peer_claiming_the_namespace_of_another_node_is_refused(fake_peer: FakePeer, other: str,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    # Entry ids are urn:cpd:<host>:<uuid>: a node id spelled with a trailing slash shares the host,
+    # and would let the peer register ids that read as this node's (or the other peer's) own.
+    twin = fake_peer.node_id + "/"
+    if other == "this node":
+        monkeypatch.setitem(runtime.settings(), "NODE_ID", twin)
+    else:
+        Peer.create(name="first", url=twin, node_id=twin, fingerprint="0" * 40, public_key="",
+                    created_at=runtime.now())
+    with pytest.raises(Rejected, match="entry ids of"):
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
+    assert Peer.select().where(Peer.name == "peer").count() == 0
+
+
 def test_removed_peer_leaves_its_entries_read_only_and_source_stale(fake_peer: FakePeer,
                                                                     pin: Callable[..., Peer]):
     entry_id = fake_peer.create()
