@@ -31,7 +31,8 @@ def contact_card(organisation: dict[str, Any], contact: dict[str, Any]) -> str:
     listed = set(contact.get("key_fingerprints", []))
     for key in organisation.get("keys", []):
         if key["fingerprint"] in listed:
-            data = base64.b64encode(key["public_key"].encode("ascii")).decode("ascii")
+            # UTF-8: armor headers are free text (`Comment: Jürgen's key`); the key is the same.
+            data = base64.b64encode(key["public_key"].encode("utf-8")).decode("ascii")
             lines.append(f"KEY;MEDIATYPE=application/pgp-keys:data:application/pgp-keys;base64,{data}")
     if contact.get("authorised_request_types") or contact.get("handles_request_types"):
         kinds = contact.get("authorised_request_types") or contact.get("handles_request_types") or []

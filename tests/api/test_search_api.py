@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 from datetime import UTC, datetime
@@ -139,6 +140,24 @@ def test_a_contact_as_vcard(client, make_org, token_for):
     missing = client.get(f"/api/v1/organisations/{entry_id}/contacts/nope/vcard",
                          headers=auth(token_for("reader")))
     assert missing.status_code == 404
+
+
+def test_a_vcard_carries_a_key_whose_armor_has_a_non_ascii_comment(client, make_org, token_for):
+    # Armor headers are free text (`Comment: Jürgen's key`); the card encoded the key as ASCII: a 500.
+    first, *rest = runtime.node_key().public_armored.strip().splitlines()
+    armored = "\n".join([first, "Comment: Jürgen's key", *rest]) + "\n"
+    fingerprint = runtime.node_key().fingerprint
+    entry_id = make_org(keys=[{"public_key": armored, "use": "contact"}],
+                        contacts=[{"display_name": "Jürgen", "email": "j@telecom.example",
+                                   "key_fingerprints": [fingerprint]}])
+    reader = token_for("reader")
+    contact_id = client.get(f"/api/v1/organisations/{entry_id}/contacts",
+                            headers=auth(reader)).get_json()[0]["contact_id"]
+    card = client.get(f"/api/v1/organisations/{entry_id}/contacts/{contact_id}/vcard", headers=auth(reader))
+    assert card.status_code == 200
+    unfolded = card.get_data(as_text=True).replace("\r\n ", "")
+    data = unfolded.split("data:application/pgp-keys;base64,")[1].split("\r\n")[0]
+    assert base64.b64decode(data).decode() == armored
 
 
 def test_search_results_as_csv_for_readers_without_formulas(client, make_org, token_for):
