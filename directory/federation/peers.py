@@ -85,9 +85,10 @@ def fetch_descriptor(url: str, fingerprint: str, transport: Transport) -> tuple[
         env_doc = parse_canonical_envelope(response.body)
     except CanonicalError as exc:
         raise Rejected(f"descriptor is malformed: {exc.message}") from exc
-    keys = {k.get("fingerprint"): k.get("public_key") for k in env_doc.get("keys", [])
-            if isinstance(k, dict)}
-    public_key = keys.get(fingerprint)
+    listed = env_doc.get("keys")  # unverified until the key it names checks the signature: any shape
+    keys = [k.get("public_key") for k in (listed if isinstance(listed, list) else [])
+            if isinstance(k, dict) and k.get("fingerprint") == fingerprint]
+    public_key = keys[0] if keys else None
     if not isinstance(public_key, str) or inspect_key(public_key).fingerprint != fingerprint:
         raise Rejected(f"the peer does not present a key with the pinned fingerprint {fingerprint}",
                        attack=True)

@@ -8,7 +8,7 @@ import pytest
 
 from directory import runtime
 from directory.errors import InvalidInput
-from directory.federation import peers
+from directory.federation import node, peers
 from directory.federation.pull import pull_peer
 from directory.federation.verify import Rejected
 from directory.models.entries import Organisation
@@ -77,3 +77,12 @@ def test_removed_peer_leaves_its_entries_read_only_and_source_stale(fake_peer: F
     row = Organisation.get(Organisation.entry_id == entry_id)
     assert row.registrar == peer.node_id and not row.deleted
     assert row.source_valid_until == 0 and peers.peer_valid_until(peer.node_id) == 0
+
+
+@pytest.mark.parametrize("keys", [5, "abc", [5], [{"fingerprint": ["x"]}]])
+def test_a_descriptor_with_malformed_keys_is_refused_not_a_crash(fake_peer: FakePeer, keys: object):
+    doc = {"typ": node.DESCRIPTOR_TYP, "node": fake_peer.node_id, "keys": keys}
+    fake_peer.routes["/.well-known/cpd-node"] = lambda _q: (200, node.signed(doc, fake_peer.key,
+                                                                              fake_peer.node_id))
+    with pytest.raises(Rejected, match="does not present a key with the pinned fingerprint"):
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
