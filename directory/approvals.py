@@ -131,6 +131,14 @@ def listing(actor: Actor, status: str | None = "pending") -> list[dict[str, Any]
     return changes
 
 
+def one(change_id: int, actor: Actor) -> dict[str, Any]:
+    """One change, whatever its status (the `Location` of a 202); audited like the listing."""
+    _require_admin(actor)
+    row = _row(change_id)
+    reads.charge(actor, "read.approvals", row.entry_id, {"change": row.id})
+    return as_dict(row)
+
+
 def approve(change_id: int, actor: Actor) -> dict[str, Any]:
     """Apply a pending change as a second admin, onto exactly the version it was requested against."""
     from directory import entries
@@ -169,11 +177,16 @@ def _require_admin(actor: Actor) -> None:
         raise Forbidden("administrators only")
 
 
-def _pending(change_id: int, actor: Actor) -> PendingChange:
-    _require_admin(actor)
+def _row(change_id: int) -> PendingChange:
     row: PendingChange | None = PendingChange.get_or_none(PendingChange.id == change_id)
     if row is None:
         raise NotFound(f"no pending change {change_id}")
+    return row
+
+
+def _pending(change_id: int, actor: Actor) -> PendingChange:
+    _require_admin(actor)
+    row = _row(change_id)
     if row.status != "pending":
         raise Conflict(f"change {change_id} was already {row.status}")
     return row

@@ -174,3 +174,14 @@ def test_listing_pending_contact_changes_is_an_audited_read(client, make_org, to
     listed = client.get("/api/v1/approvals", headers=auth(admin)).get_json()
     assert "Erika Mustermann" in str(listed) and "+4930901822" in str(listed)
     assert AuditEvent.select().where(AuditEvent.action == "read.approvals").count() == before + 1
+
+
+def test_the_location_of_a_pending_change_answers(client, make_org, token_for):
+    # The 202 named /api/v1/approvals/<id>, a route that did not exist (404 for everyone).
+    entry_id = make_org()
+    publisher, admin = token_for("publisher", entry_id), token_for("admin")
+    location = _request_switchboard(client, entry_id, publisher).headers["Location"]
+    shown = client.get(location, headers=auth(admin))
+    assert shown.status_code == 200 and shown.get_json()["fields"] == ["switchboard_phone"]
+    assert client.get(location, headers=auth(publisher)).status_code == 403
+    assert client.get("/api/v1/approvals/999", headers=auth(admin)).status_code == 404

@@ -66,6 +66,14 @@ class ApprovalList(MethodView):
         return json_response(approvals.listing(require_admin(), args["status"]))
 
 
+@blp.route("/<int:change_id>")
+class ApprovalItem(MethodView):
+    @blp.response(200, PendingChangeOut)
+    def get(self, change_id: int) -> Response:
+        """One change, whatever its status (the Location of a 202 answer)"""
+        return json_response(approvals.one(change_id, require_admin()))
+
+
 @blp.route("/<int:change_id>/approve")
 class ApprovalApprove(MethodView):
     @blp.response(200, PendingChangeOut)
