@@ -89,5 +89,6 @@ def _no_nul_in_url() -> None:
 def _json_body_only() -> None:
     """A body in another content type is refused: webargs would read it as no JSON at all, and a PATCH
     without fields answers 200 with the unchanged entry, as if the change had been made."""
-    if request.content_length and not request.is_json:
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()  # no Content-Length
+    if (request.content_length or chunked) and not request.is_json:
         raise UnsupportedMediaType("send the request body as JSON (Content-Type: application/json)")

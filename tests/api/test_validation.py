@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from tests.conftest import auth, row_counts
@@ -149,6 +151,16 @@ def test_a_body_that_is_not_json_is_refused_not_ignored(client, make_org, token_
     assert set(response.get_json()) == SHAPE
     assert row_counts() == before
     assert client.get(f"{API}/{entry_id}").get_json()["name"] == "Example Telecom"
+
+
+def test_a_chunked_body_that_is_not_json_is_refused_too(client, make_org, token_for):
+    # A chunked body has no Content-Length (gunicorn reads it to the end all the same).
+    entry_id = make_org()
+    etag = client.get(f"{API}/{entry_id}").headers["ETag"]
+    headers = {"If-Match": etag, "Content-Type": "text/plain", "Transfer-Encoding": "chunked"}
+    response = client.patch(f"{API}/{entry_id}", input_stream=io.BytesIO(b'{"name": "Renamed"}'),
+                            headers=auth(token_for("admin"), **headers))
+    assert response.status_code == 415
 
 
 @pytest.mark.parametrize("path", [
