@@ -26,7 +26,8 @@ blp = Blueprint("federation", __name__, url_prefix="/federation/v1",
 
 
 class PageQuery(Query):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # Bounded: a seq past SQLite's 64-bit integers made the query raise instead of answer.
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**63 - 1))
     limit = fields.Integer(load_default=None, validate=validate.Range(min=1))
 
 

@@ -224,3 +224,9 @@ def test_the_organisations_own_signature_leaves_the_served_journal_as_checkpoint
     for item in journal.changes(0, 10):
         head = journal.chain(head, journal.leaf_of(item.envelope))
     assert (2, head) == journal.state()
+
+
+def test_a_page_position_beyond_any_database_integer_is_refused(client: FlaskClient, requester: NodeKey):
+    # SQLite raised OverflowError binding it (a 500 on the peer's every retry).
+    for path in ("/federation/v1/changes", "/federation/v1/snapshot"):
+        assert get(client, requester, path, "after=" + "9" * 30).status_code == 422
