@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from directory import audit, db, freshness, runtime
 from directory.actors import Actor
@@ -52,6 +53,10 @@ def add(name: str, url: str, fingerprint: str, actor: Actor, *, countries: str =
     url = url.rstrip("/")
     check_url(url, bool(runtime.settings()["FEDERATION_ALLOW_HTTP"]))
     node_id, public_key = fetch_descriptor(url, fingerprint, transport or HttpTransport())
+    if _origin(node_id) != _origin(url) or urlsplit(node_id).path not in {"", "/"}:
+        # A node's id is its origin (DESIGN.md). Otherwise a peer reached at one address could present
+        # itself, and register entries, as another node that the administrator never pinned.
+        raise Rejected(f"the peer's node id {node_id} is not the origin of {url}", attack=True)
     if node_id == runtime.settings()["NODE_ID"]:
         raise Rejected(f"the peer claims this node's own id {node_id}", attack=True)
     with db.write():
@@ -63,6 +68,11 @@ def add(name: str, url: str, fingerprint: str, actor: Actor, *, countries: str =
                                  created_at=runtime.now())
         audit.record(actor, "federation.peer_add", name, "ok", {"fingerprint": fingerprint})
     return peer
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _check_namespace(node_id: str) -> None:

@@ -86,3 +86,15 @@ def test_a_descriptor_with_malformed_keys_is_refused_not_a_crash(fake_peer: Fake
                                                                               fake_peer.node_id))
     with pytest.raises(Rejected, match="does not present a key with the pinned fingerprint"):
         peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
+
+
+def test_a_peer_claiming_a_node_id_other_than_its_origin_is_refused(fake_peer: FakePeer):
+    # A node's id is its origin (DESIGN.md): a peer reached at one address must not present itself,
+    # and register entries, as another node (here a national point of contact no one pinned).
+    doc = {"typ": node.DESCRIPTOR_TYP, "node": "https://national-24-7.example",
+           "keys": [{"fingerprint": fake_peer.key.fingerprint, "public_key": fake_peer.key.public_armored}]}
+    fake_peer.routes["/.well-known/cpd-node"] = lambda _q: (200, node.signed(doc, fake_peer.key,
+                                                                              fake_peer.node_id))
+    with pytest.raises(Rejected, match="is not the origin of"):
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
+    assert Peer.select().count() == 0
