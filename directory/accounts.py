@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from directory import audit, db, runtime, validators
 from directory.actors import ROLES, Actor
 from directory.errors import Conflict, InvalidInput, NotFound, Unauthenticated
-from directory.models.accounts import Account, AccountOrganisation, ApiToken
+from directory.models.accounts import Account, AccountOrganisation, ApiToken, WebSession
 from directory.models.entries import Organisation
 
 TOKEN_PREFIX = "cpd_"  # noqa: S105 - a public prefix that makes leaked tokens greppable, not a secret
@@ -105,16 +105,43 @@ def authenticate(token: str, client: str | None = None) -> Actor:
 
 def revoke_tokens(account_id: int, by: Actor) -> int:
     with db.write():
+        _exists(account_id)
         count = int(ApiToken.update(revoked=True).where(ApiToken.account == account_id).execute())
         audit.record(by, "account.revoke_tokens", f"account:{account_id}", "ok", {"tokens": count})
     return count
 
 
-def set_password(account_id: int, password: str) -> None:
+def set_password(account_id: int, password: str, by: Actor) -> None:
+    """A new web sign-in password; the account's web sessions end (signed in with the old one)."""
     if len(password) < 12:
         raise InvalidInput("passwords have at least 12 characters", {"password": ["too short"]})
     with db.write():
+        _exists(account_id)
         Account.update(password_hash=_hasher.hash(password)).where(Account.id == account_id).execute()
+        WebSession.delete().where(WebSession.account == account_id).execute()
+        audit.record(by, "account.set_password", f"account:{account_id}", "ok", {})
+
+
+def set_disabled(account_id: int, disabled: bool, by: Actor) -> None:
+    """Disable an account, or enable it again. Disabled, its API tokens and web sessions stop working at
+    once, and its web sessions are deleted: enabling it again does not revive a session that someone
+    else may hold. Its tokens work again unless revoked (`revoke_tokens`), for an account that was only
+    suspended; revoke them too when the account was compromised."""
+    if disabled and account_id == by.account_id:
+        # The node's last administrator could lock everyone out; another admin or the CLI can do it.
+        raise Conflict("an administrator cannot disable their own account")
+    with db.write():
+        _exists(account_id)
+        Account.update(disabled=disabled).where(Account.id == account_id).execute()
+        if disabled:
+            WebSession.delete().where(WebSession.account == account_id).execute()
+        audit.record(by, "account.disable" if disabled else "account.enable", f"account:{account_id}",
+                     "ok", {})
+
+
+def _exists(account_id: int) -> None:
+    if not Account.select().where(Account.id == account_id).exists():
+        raise NotFound(f"no account {account_id}")
 
 
 def check_password(account: Account, password: str) -> bool:
@@ -129,7 +156,17 @@ def check_password(account: Account, password: str) -> bool:
 
 
 def list_accounts() -> list[dict[str, object]]:
-    return [{"id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled, "email": a.email,
-             "organisations": [o.entry_id for o in
-                               AccountOrganisation.select().where(AccountOrganisation.account == a.id)]}
-            for a in Account.select().order_by(Account.id)]
+    return [_described(a) for a in Account.select().order_by(Account.id)]
+
+
+def describe(account_id: int) -> dict[str, object]:
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return _described(account)
+
+
+def _described(a: Account) -> dict[str, object]:
+    return {"id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled, "email": a.email,
+            "organisations": [o.entry_id for o in
+                              AccountOrganisation.select().where(AccountOrganisation.account == a.id)]}

@@ -85,6 +85,22 @@ def test_accounts_create_records_the_notification_address(node_env: dict[str, st
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip().splitlines()[-1].startswith("cpd_")  # the token stays on the last line
     listed = _run(node_env, "accounts", "list").stdout.splitlines()
-    assert [line.split("\t") for line in listed] == [["1", "reader", "Desk", "", "desk@police.example"]]
+    assert [line.split("\t") for line in listed] == [
+        ["1", "reader", "Desk", "", "desk@police.example", "active"]]
     refused = _run(node_env, "accounts", "create", "--role", "reader", "--name", "Bad", "--email", "nowhere")
     assert refused.returncode == 1 and "email" in refused.stderr
+
+
+def test_an_administrator_disables_and_enables_an_account(node_env: dict[str, str]) -> None:
+    assert _run(node_env, "init-db").returncode == 0
+    made = _run(node_env, "accounts", "create", "--role", "reader", "--name", "Leaver")
+    account_id = made.stdout.split()[1]
+    disabled = _run(node_env, "accounts", "disable", account_id)
+    assert disabled.returncode == 0 and f"account {account_id} disabled" in disabled.stdout, disabled.stderr
+    assert "\tLeaver\t\t\tdisabled" in _run(node_env, "accounts", "list").stdout
+    assert _run(node_env, "accounts", "enable", account_id).returncode == 0
+    assert "\tLeaver\t\t\tactive" in _run(node_env, "accounts", "list").stdout
+    # An id that names no account is an error, not a silent success.
+    for args in (("disable", "4242"), ("revoke", "4242")):
+        missing = _run(node_env, "accounts", *args)
+        assert missing.returncode != 0 and "no account 4242" in missing.stderr, (args, missing.stdout)

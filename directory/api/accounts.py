@@ -10,7 +10,7 @@ from flask.views import MethodView
 from directory import accounts
 from directory.api.auth import require_account, require_admin
 from directory.api.common import Blueprint, json_response
-from directory.api.schemas import AccountIn, AccountOut
+from directory.api.schemas import AccountChanges, AccountIn, AccountOut
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
@@ -32,6 +32,16 @@ class AccountList(MethodView):
         return json_response({"id": new.account_id, "name": new.name, "role": new.role,
                               "disabled": False, "email": new.email, "organisations": body["organisations"],
                               "token": new.token}, 201)
+
+
+@blp.route("/accounts/<int:account_id>")
+class AccountItem(MethodView):
+    @blp.arguments(AccountChanges)
+    @blp.response(200, AccountOut)
+    def patch(self, body: dict[str, Any], account_id: int) -> Response:
+        """Disable or enable an account (administrators): disabled, its tokens and sessions stop at once"""
+        accounts.set_disabled(account_id, body["disabled"], require_admin())
+        return json_response(accounts.describe(account_id))
 
 
 @blp.route("/me")

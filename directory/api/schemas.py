@@ -117,6 +117,14 @@ class AccountIn(Schema):
                           metadata={"description": "where this account's reminders and alerts go"})
 
 
+class AccountChanges(Schema):
+    class Meta:
+        unknown = RAISE
+
+    disabled = fields.Boolean(required=True, metadata={
+        "description": "true: the account's tokens and web sessions stop working at once"})
+
+
 class AccountOut(Schema):
     id = fields.Integer()
     name = fields.String()

@@ -1,4 +1,5 @@
-"""`directory accounts …`: create accounts (the token is printed once, on the last line), list, revoke."""
+"""`directory accounts …`: create accounts (the token is printed once, on the last line), list, revoke,
+disable and enable, passwords and TOTP."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def create(role: str, orgs: tuple[str, ...], name: str, email: str | None) -> No
 
 @accounts_group.command("list")
 def list_() -> None:
-    """List accounts."""
+    """List accounts: id, role, name, organisations, notification address, active or disabled."""
     from directory import accounts
     from directory.cli import with_database
 
@@ -43,7 +44,8 @@ def list_() -> None:
     def run() -> None:
         for row in accounts.list_accounts():
             orgs = ",".join(row["organisations"])  # type: ignore[arg-type]
-            click.echo(f"{row['id']}\t{row['role']}\t{row['name']}\t{orgs}\t{row['email'] or ''}")
+            state = "disabled" if row["disabled"] else "active"
+            click.echo(f"{row['id']}\t{row['role']}\t{row['name']}\t{orgs}\t{row['email'] or ''}\t{state}")
 
     run()
 
@@ -62,6 +64,33 @@ def revoke(account_id: int) -> None:
     run()
 
 
+@accounts_group.command("disable")
+@click.argument("account_id", type=int)
+def disable(account_id: int) -> None:
+    """Disable an account: its tokens and web sessions stop working at once (tokens come back with
+    `enable` unless revoked; web sessions do not)."""
+    _set_disabled(account_id, True)
+
+
+@accounts_group.command("enable")
+@click.argument("account_id", type=int)
+def enable(account_id: int) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(account_id, False)
+
+
+def _set_disabled(account_id: int, disabled: bool) -> None:
+    from directory import accounts
+    from directory.cli import with_database
+
+    @with_database
+    def run() -> None:
+        accounts.set_disabled(account_id, disabled, ADMIN_CLI)
+        click.echo(f"account {account_id} {'disabled' if disabled else 'enabled'}")
+
+    run()
+
+
 @accounts_group.command("set-password")
 @click.argument("account_id", type=int)
 @click.password_option(help="New password (at least 12 characters); prompted for when not given.")
@@ -72,7 +101,7 @@ def set_password(account_id: int, password: str) -> None:
 
     @with_database
     def run() -> None:
-        accounts.set_password(account_id, password)
+        accounts.set_password(account_id, password, ADMIN_CLI)
         click.echo(f"password of account {account_id} set")
 
     run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from directory.models.accounts import Account
+from directory.models.audit import AuditEvent
 from tests.conftest import auth, row_counts
 
 
@@ -47,3 +48,43 @@ def test_an_organisation_named_twice_is_refused_not_a_500(client: Any, token_for
     assert answer.status_code == 422, answer.json
     assert "organisations" in answer.json["errors"]
     assert row_counts() == before
+
+
+def _me(client: Any, token: str) -> Any:
+    return client.get("/api/v1/me", headers=auth(token))
+
+
+def test_an_administrator_disables_and_enables_an_account(client: Any, token_for: Any) -> None:
+    """An officer who leaves, or a token that leaked: the account stops at once, and comes back."""
+    admin, reader = token_for("admin"), token_for("reader")
+    reader_id = _me(client, reader).json["id"]
+    disabled = client.patch(f"/api/v1/accounts/{reader_id}", headers=auth(admin), json={"disabled": True})
+    assert disabled.status_code == 200 and disabled.json["disabled"] is True, disabled.json
+    assert _me(client, reader).status_code == 401
+    assert client.patch(f"/api/v1/accounts/{reader_id}", headers=auth(admin),
+                        json={"disabled": False}).json["disabled"] is False
+    assert _me(client, reader).status_code == 200
+    actions = [e.action for e in AuditEvent.select().where(AuditEvent.target == f"account:{reader_id}")
+               .order_by(AuditEvent.seq)]
+    assert actions == ["account.create", "account.disable", "account.enable"]
+
+
+def test_only_administrators_disable_accounts_and_bad_requests_change_nothing(
+        client: Any, token_for: Any, make_org: Any) -> None:
+    admin, reader, publisher = token_for("admin"), token_for("reader"), token_for("publisher", make_org())
+    admin_id, reader_id = _me(client, admin).json["id"], _me(client, reader).json["id"]
+    before = row_counts()
+    for token in (reader, publisher):
+        answer = client.patch(f"/api/v1/accounts/{admin_id}", headers=auth(token), json={"disabled": True})
+        assert answer.status_code == 403, answer.json
+    assert client.patch(f"/api/v1/accounts/{admin_id}", json={"disabled": True}).status_code == 401
+    for body in ({}, {"disabled": "yes please"}, {"disabled": True, "role": "admin"}, []):
+        answer = client.patch(f"/api/v1/accounts/{reader_id}", headers=auth(admin), json=body)
+        assert answer.status_code == 422, (body, answer.json)
+    assert client.patch("/api/v1/accounts/999999", headers=auth(admin),
+                        json={"disabled": True}).status_code == 404
+    # Disabling oneself could leave the node without an administrator.
+    own = client.patch(f"/api/v1/accounts/{admin_id}", headers=auth(admin), json={"disabled": True})
+    assert own.status_code == 409, own.json
+    assert row_counts() == before
+    assert not Account.get_by_id(admin_id).disabled and not Account.get_by_id(reader_id).disabled

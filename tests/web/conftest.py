@@ -39,7 +39,7 @@ def web_account(app: Flask) -> Callable[..., WebAccount]:
     def make(role: str, *orgs: str, totp: bool | None = None) -> WebAccount:
         name = f"{role}-{uuid.uuid4().hex[:8]}"
         new = accounts.create(name, role, list(orgs), ADMIN)
-        accounts.set_password(new.account_id, PASSWORD)
+        accounts.set_password(new.account_id, PASSWORD, ADMIN)
         secret = None
         if totp if totp is not None else role in signin.TOTP_ROLES:
             secret = signin.enable_totp(new.account_id, ADMIN)

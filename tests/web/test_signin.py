@@ -114,6 +114,19 @@ def test_sessions_past_their_length_are_deleted_at_the_next_sign_in(
     assert [s.created_at for s in WebSession.select()] == [1_800_000_000 + signin.session_seconds()]
 
 
+def test_disabling_an_account_ends_its_sessions_for_good(client: FlaskClient,
+                                                         web_account: Callable[..., WebAccount]) -> None:
+    """Enabling the account again does not revive a session someone else may hold: it signs in anew."""
+    reader = web_account("reader")
+    sign_in(client, reader)
+    accounts.set_disabled(reader.account_id, True, ADMIN)
+    assert _signed_in_as(client) is None
+    accounts.set_disabled(reader.account_id, False, ADMIN)
+    assert _signed_in_as(client) is None
+    sign_in(client, reader)
+    assert _signed_in_as(client) == reader.name
+
+
 def test_the_lockout_follows_the_node_settings(client: FlaskClient,
                                               web_account: Callable[..., WebAccount],
                                               clock: Callable[[float], None],
@@ -150,7 +163,7 @@ def test_a_changed_password_ends_open_sessions(client: FlaskClient,
 
     reader = web_account("reader")
     sign_in(client, reader)
-    accounts.set_password(reader.account_id, "another long password")
+    accounts.set_password(reader.account_id, "another long password", ADMIN)
     assert _signed_in_as(client) is None
 
 
