@@ -17,7 +17,7 @@ import peewee
 
 from directory import audit, db, notifications, projection, runtime
 from directory.actors import Actor
-from directory.errors import DirectoryError, NotFound
+from directory.errors import Conflict, DirectoryError, NotFound
 from directory.federation import auth, journal, peers, verify
 from directory.federation.transport import HttpTransport, Transport, TransportError
 from directory.models.entries import EntryVersion
@@ -81,7 +81,7 @@ def _pull(peer: Peer, transport: Transport) -> PullResult:
             raise verify.Rejected(f"journal does not advance past seq {after}", attack=True)
         after = check.seq
     check.finish()
-    _apply(peer, cp, check.accepted)
+    _apply(peer, cp, check.accepted, (size, head))
     return PullResult(peer.name, True, len(check.accepted), cp.size)
 
 
@@ -93,10 +93,12 @@ def _get(transport: Transport, peer: Peer, path: str, query: str) -> bytes:
     return response.body
 
 
-def _apply(peer: Peer, cp: verify.Checkpoint, accepted: list[verify.Accepted]) -> None:
+def _apply(peer: Peer, cp: verify.Checkpoint, accepted: list[verify.Accepted],
+           started_from: tuple[int, str]) -> None:
     """Store every accepted version and the new checkpoint in one transaction."""
     now = runtime.now()
     with db.write():
+        _check_unchanged(peer, started_from)
         rows = [{"entry_id": a.doc["entry_id"], "version": a.doc["version"], "payload": a.payload,
                  "digest": a.digest, "signatures": a.signatures, "tombstone": a.tombstone,
                  "created_at": a.doc["iat"], "actor": f"peer:{peer.name}"} for a in accepted]
@@ -118,6 +120,20 @@ def _apply(peer: Peer, cp: verify.Checkpoint, accepted: list[verify.Accepted]) -
         peers.mark_source(peer.node_id, cp.valid_until)
         audit.record(FEDERATION, "federation.pull", peer.name, "ok",
                      {"applied": len(accepted), "size": cp.size, "valid_until": cp.valid_until})
+
+
+def _check_unchanged(peer: Peer, started_from: tuple[int, str]) -> None:
+    """Refuse to apply when another pull of this peer (the scheduler's and an operator's at once) has
+    applied since this one read the state: its older checkpoint would move the state back, and every
+    later pull would then meet its own entries again and refuse them as a replay."""
+    query = PeerState.select(PeerState.size, PeerState.head).where(PeerState.peer == peer.id)
+    if not db.is_sqlite():
+        query = query.for_update()  # SQLite's IMMEDIATE transaction already serialises writers
+    row = query.first()
+    now_at = (row.size, row.head) if row is not None and row.head else (0, journal.GENESIS)
+    if now_at != started_from:
+        raise Conflict(f"another pull of {peer.name} applied the journal up to {now_at[0]} "
+                             "meanwhile; this one applied nothing")
 
 
 def _failed(peer: Peer, reason: str, attack: bool) -> PullResult:

@@ -18,6 +18,7 @@ from directory import entries, runtime
 from directory.errors import Conflict
 from directory.federation import journal, node
 from directory.federation.pull import PullResult, pull_peer
+from directory.federation.transport import HttpTransport
 from directory.keys import NodeKey
 from directory.models.audit import AuditEvent
 from directory.models.entries import EntryVersion, Organisation
@@ -302,3 +303,32 @@ def test_a_refused_entry_is_reported_by_field_without_its_values(fake_peer: Fake
     result = pull_peer("peer")
     refused(result, "(contacts.0.display_name: invalid; contacts.0.languages.0: invalid)")
     assert "erika" not in (result.reason or "").lower()  # the language's message quoted the value
+
+
+def test_a_pull_that_finishes_after_a_newer_one_does_not_move_the_state_back(fake_peer: FakePeer,
+                                                                            pin: Callable[..., Peer]):
+    """Two pulls of one peer at once (the scheduler's and an operator's): the one holding the older
+    checkpoint must not overwrite the newer state, or every later pull sees its own entries again and
+    refuses them as a replay."""
+    fake_peer.create()
+    pin()
+    assert pull_peer("peer").ok
+
+    class Overtaken(HttpTransport):
+        """Lets a second pull run to completion after the first has its (older) checkpoint."""
+
+        overtaken = False
+
+        def get(self, url: str, headers: dict[str, str]) -> Any:
+            response = super().get(url, headers)
+            if "/checkpoint" in url and not self.overtaken:
+                self.overtaken = True
+                fake_peer.create(name="Newer Telecom")
+                assert pull_peer("peer").size == 2
+            return response
+
+    late = pull_peer("peer", Overtaken())
+    assert not late.ok and "another pull" in (late.reason or "")
+    assert PeerState.get().size == 2
+    result = pull_peer("peer")
+    assert result.ok, result.reason
