@@ -41,6 +41,10 @@ TYP = "cpd.entry.v1"
 TOMBSTONE_TYP = "cpd.tombstone.v1"
 
 _CONTROL = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {chr(c) for c in range(127, 160)}
+# Bidirectional embeddings, overrides and isolates make text display in another order than it is stored
+# ("Trojan Source"): a name could read as another organisation's, a number as another number. Right-to-
+# left names need none of them (the marks U+200E/U+200F stay allowed).
+_BIDI_CONTROL = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 class Text(fields.String):
@@ -57,9 +61,12 @@ class Text(fields.String):
         bad = _CONTROL if self.multiline else _CONTROL | {"\n", "\t", "\u2028", "\u2029"}
         if any(ch in bad for ch in text) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
             raise ValidationError("contains control characters")
+        if any(ch in _BIDI_CONTROL for ch in text):
+            raise ValidationError("contains bidirectional override characters (they change how text reads)")
         if len(text) > self.max_length:
             raise ValidationError(f"longer than {self.max_length} characters")
-        if not text.strip():
+        # Spaces and invisible format characters alone (U+200B, U+2060 ...) would show as an empty name.
+        if all(unicodedata.category(ch)[0] in "ZC" for ch in text):
             raise ValidationError("must not be empty")
         return text
 

@@ -32,6 +32,10 @@ BAD_FIELDS = [
     ({"name": "A\x00B"}, "name"),
     ({"name": "A\u2028B"}, "name"),
     ({"name": "x" * 301}, "name"),
+    # Right-to-left override: stored "Police \u202egro.elpmaxe" displays as "Police example.org".
+    ({"name": "Police \u202egro.elpmaxe"}, "name"),
+    ({"contacts": [{"display_name": "A\u2066B\u2069", "email": "a@telecom.example"}]}, "contacts"),
+    ({"name": "\u200b\u2060 "}, "name"),  # invisible characters alone: an empty name on every page
     ({"website": "javascript:alert(1)"}, "website"),
     ({"contacts": [{"display_name": "A", "email": "not-an-email"}]}, "contacts"),
     ({"contacts": [{"display_name": "A", "email": "a@telecom.example",
@@ -185,3 +189,12 @@ def test_a_nul_character_in_a_body_is_refused_and_changes_nothing(client, token_
     assert response.status_code == 422
     assert set(response.get_json()) == SHAPE
     assert row_counts() == before
+
+
+def test_right_to_left_names_need_no_override_and_are_kept(client, token_for):
+    """Arabic or Hebrew names are displayed right to left by the bidirectional algorithm itself; a
+    right-to-left mark (U+200F) to place neutral characters stays allowed."""
+    name = "الشرطة الوطنية\u200f (CERT)"
+    response = client.post(API, json=organisation(name=name), headers=auth(token_for("admin")))
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["name"] == name
