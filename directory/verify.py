@@ -33,6 +33,9 @@ from directory.models.search import DomainSkeleton, SearchPhone
 from directory.search_sql import normalise_phone
 from directory.vocabulary import REQUESTING_KINDS
 
+# The longest value of each field verify reads: the API's schema and the web form refuse a longer one with
+# a field error (cut short, a genuine signed message would fail its signature check instead).
+LIMITS = {"email": 320, "phone": 40, "signed_message": 200_000, "data": 200_000, "signature": 64_000}
 # Older signatures prove authorship, not a current request (a soft failure: the verdict is caution).
 MESSAGE_MAX_AGE = timedelta(days=14)
 ADVICE = ("Call back on the switchboard number published in the directory (or reach the organisation "

@@ -66,14 +66,14 @@ class VerifyIn(Schema):
     class Meta:
         unknown = RAISE
 
-    email = fields.String(validate=validate.Length(max=320))
-    phone = fields.String(validate=validate.Length(max=40))
+    email = fields.String(validate=validate.Length(max=verify.LIMITS["email"]))
+    phone = fields.String(validate=validate.Length(max=verify.LIMITS["phone"]))
     request_type = fields.String(validate=validate.OneOf(REQUEST_TYPES))
-    signed_message = fields.String(validate=validate.Length(max=200_000),
+    signed_message = fields.String(validate=validate.Length(max=verify.LIMITS["signed_message"]),
                                    metadata={"description": "an armored clearsigned message"})
-    data = fields.String(validate=validate.Length(max=200_000),
+    data = fields.String(validate=validate.Length(max=verify.LIMITS["data"]),
                          metadata={"description": "the signed text, with `signature` (detached)"})
-    signature = fields.String(validate=validate.Length(max=64_000))
+    signature = fields.String(validate=validate.Length(max=verify.LIMITS["signature"]))
 
 
 class Reachable(Schema):

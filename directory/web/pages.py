@@ -8,6 +8,7 @@ from flask import Blueprint, g, render_template, request, url_for
 
 from directory import ratelimit
 from directory.errors import InvalidInput, TooManyRequests, Unauthenticated
+from directory.verify import LIMITS
 from directory.vocabulary import ORGANISATION_KINDS, REQUEST_TYPES, SERVICE_TYPES
 from directory.web import i18n, queries, security
 
@@ -63,18 +64,27 @@ def organisation(entry_id: str) -> str:
 
 @bp.route("/verify", methods=["GET", "POST"])
 def verify() -> tuple[str, int]:
-    fields = ("email", "phone", "request_type", "message")
-    form = {name: request.form.get(name, "")[:20000] for name in fields}
+    form = {name: request.form.get(name, "") for name in ("email", "phone", "request_type", "message")}
     result, errors, status = None, {}, 200
     if request.method == "POST":
         if g.actor.kind == "anonymous":
             raise Unauthenticated("sign in with a reader account to verify a requester")
         try:
+            _within_limits(form)
             result = queries.verify_requester(form, g.actor)
         except InvalidInput as exc:
             errors, status = {**exc.errors, "_": [exc.message]}, 422
     page = render_template("verify.html", form=form, result=result, errors=errors)
     return page, status
+
+
+def _within_limits(form: dict[str, str]) -> None:
+    """The API's limits: a longer value is refused, never cut (a cut message would fail its signature)."""
+    limits = {"email": LIMITS["email"], "phone": LIMITS["phone"], "message": LIMITS["signed_message"]}
+    errors = {name: [f"longer than {limit} characters"] for name, limit in limits.items()
+              if len(form[name]) > limit}
+    if errors:
+        raise InvalidInput("a field is too long", errors)
 
 
 @bp.get("/settings")

@@ -203,6 +203,10 @@ def test_verify_page_gives_the_verdict_and_the_directory_call_back_number(
     assert '<h2 id="verdict-title">Not verified</h2>' in html
     response = client.post("/verify", data={"email": "not an address", "csrf_token": token})
     assert response.status_code == 422 and "not an email address" in text(response)
+    # A message longer than the API takes is refused, not cut short into a signature that fails.
+    response = client.post("/verify", data={**form, "message": "x" * 200_001, "csrf_token": token})
+    assert response.status_code == 422 and "longer than 200000 characters" in text(response)
+    assert "verdict-title" not in text(response)
 
 
 def test_anonymous_searches_are_rate_limited_like_the_api(client: FlaskClient) -> None:
