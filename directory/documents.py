@@ -23,10 +23,11 @@ from marshmallow import (
     post_load,
     pre_load,
     validate,
+    validates,
     validates_schema,
 )
 
-from directory import hours, validators
+from directory import hours, runtime, validators
 from directory.vocabulary import (
     CHANNEL_KINDS,
     CONTACT_KINDS,
@@ -38,6 +39,7 @@ from directory.vocabulary import (
 )
 
 TYP = "cpd.entry.v1"
+CLOCK_SKEW_SECONDS = 300  # tolerated between the clocks of a publisher, this node and its peers
 TOMBSTONE_TYP = "cpd.tombstone.v1"
 
 _CONTROL = {chr(c) for c in range(32) if chr(c) not in "\n\t"} | {chr(c) for c in range(127, 160)}
@@ -220,6 +222,12 @@ class EmergencyChannel(Strict):
     always_open = fields.Boolean(load_default=True)
     working_hours = WorkingHours()
     last_tested_at = EpochTime()
+
+    @validates("last_tested_at")
+    def _tested_already(self, value: int | None, **kwargs: Any) -> None:
+        # A test "in the future" would hold off the freshness warnings about this line until then.
+        if value is not None and value > runtime.now() + CLOCK_SKEW_SECONDS:
+            raise ValidationError("a test cannot have happened in the future")
 
     @validates_schema
     def _value_fits_kind(self, data: dict[str, Any], **kwargs: Any) -> None:

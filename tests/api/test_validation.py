@@ -48,6 +48,9 @@ BAD_FIELDS = [
                               "last_tested_at": "0001-01-01T00:00:00+14:00"}]}, "last_tested_at"),
     ({"emergency_channels": [{"kind": "phone", "value": "+49 30 901821", "conditions": "Any",
                               "last_tested_at": "9999-12-31T23:59:59-14:00"}]}, "last_tested_at"),
+    # A test "in the future" would hold off the freshness warnings about the line until then.
+    ({"emergency_channels": [{"kind": "phone", "value": "+49 30 901821", "conditions": "Any",
+                              "last_tested_at": "2999-01-01T00:00:00Z"}]}, "last_tested_at"),
 ]
 
 
