@@ -10,6 +10,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+import peewee
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -63,7 +64,12 @@ def create(name: str, role: str, organisations: list[str], by: Actor, email: str
         for entry_id in organisations:
             if Organisation.get_or_none(Organisation.entry_id == entry_id) is None:
                 raise NotFound(f"no organisation {entry_id}")
-        account = Account.create(name=name, role=role, created_at=runtime.now(), email=email)
+        try:
+            account = Account.create(name=name, role=role, created_at=runtime.now(), email=email)
+        except peewee.IntegrityError:
+            # Another request created the name since the check above; the unique key decides, and the
+            # transaction (aborted on PostgreSQL) is rolled back as the Conflict leaves it.
+            raise Conflict(f"an account named {name!r} exists") from None
         for entry_id in organisations:
             AccountOrganisation.create(account=account, entry_id=entry_id)
         token = issue_token(account)

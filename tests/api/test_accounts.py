@@ -88,3 +88,17 @@ def test_only_administrators_disable_accounts_and_bad_requests_change_nothing(
     assert own.status_code == 409, own.json
     assert row_counts() == before
     assert not Account.get_by_id(admin_id).disabled and not Account.get_by_id(reader_id).disabled
+
+
+def test_a_name_taken_by_a_concurrent_request_is_a_conflict_not_a_500(
+        client: Any, token_for: Any, monkeypatch: Any) -> None:
+    """Two requests creating one name: both pass the check for an existing name, the unique key refuses
+    the second insert. Simulated by letting the check miss the account the first request made."""
+    admin = token_for("admin")
+    assert client.post("/api/v1/accounts", headers=auth(admin),
+                       json={"name": "twin", "role": "reader"}).status_code == 201
+    before = row_counts()
+    monkeypatch.setattr(Account, "get_or_none", classmethod(lambda cls, *_a, **_k: None))
+    second = client.post("/api/v1/accounts", headers=auth(admin), json={"name": "twin", "role": "reader"})
+    assert second.status_code == 409, second.json
+    assert row_counts() == before
