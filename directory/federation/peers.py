@@ -105,8 +105,14 @@ def fetch_descriptor(url: str, fingerprint: str, transport: Transport) -> tuple[
     _, results = verify_envelope(response.body, {fingerprint: public_key})
     if not any(r.ok and r.key_fpr == fingerprint for r in results):
         raise Rejected("the descriptor is not signed by the pinned key", attack=True)
-    if env_doc.get("typ") != DESCRIPTOR_TYP or not isinstance(env_doc.get("node"), str):
+    expires = env_doc.get("expires")
+    if (env_doc.get("typ") != DESCRIPTOR_TYP or not isinstance(env_doc.get("node"), str)
+            or not isinstance(expires, int) or isinstance(expires, bool)):
         raise Rejected("not a node descriptor")
+    if expires <= runtime.now():
+        # A node signs its descriptor afresh for every request: an expired one is a copy replayed from
+        # the past, and may name a key the node has since replaced.
+        raise Rejected("the peer's descriptor has expired: it must publish a fresh one")
     return env_doc["node"], public_key
 
 

@@ -92,9 +92,27 @@ def test_a_peer_claiming_a_node_id_other_than_its_origin_is_refused(fake_peer: F
     # A node's id is its origin (DESIGN.md): a peer reached at one address must not present itself,
     # and register entries, as another node (here a national point of contact no one pinned).
     doc = {"typ": node.DESCRIPTOR_TYP, "node": "https://national-24-7.example",
-           "keys": [{"fingerprint": fake_peer.key.fingerprint, "public_key": fake_peer.key.public_armored}]}
+           "keys": [{"fingerprint": fake_peer.key.fingerprint, "public_key": fake_peer.key.public_armored}],
+           "expires": runtime.now() + 86400}
     fake_peer.routes["/.well-known/cpd-node"] = lambda _q: (200, node.signed(doc, fake_peer.key,
                                                                               fake_peer.node_id))
     with pytest.raises(Rejected, match="is not the origin of"):
+        peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
+    assert Peer.select().count() == 0
+
+
+@pytest.mark.parametrize(("expires", "refusal"), [
+    (-1, "descriptor has expired"), (None, "not a node descriptor"), ("2999-01-01", "not a node descriptor"),
+])
+def test_a_descriptor_past_its_expiry_or_without_one_is_refused(fake_peer: FakePeer, expires: object,
+                                                                refusal: str):
+    """Signed by the pinned key but old: a copy replayed from the past, which may name a replaced key."""
+    doc = {"typ": node.DESCRIPTOR_TYP, "node": fake_peer.node_id,
+           "keys": [{"fingerprint": fake_peer.key.fingerprint, "public_key": fake_peer.key.public_armored}]}
+    if expires is not None:
+        doc["expires"] = runtime.now() + expires if isinstance(expires, int) else expires
+    fake_peer.routes["/.well-known/cpd-node"] = lambda _q: (200, node.signed(doc, fake_peer.key,
+                                                                              fake_peer.node_id))
+    with pytest.raises(Rejected, match=refusal):
         peers.add("peer", fake_peer.url, fake_peer.key.fingerprint, ADMIN)
     assert Peer.select().count() == 0
