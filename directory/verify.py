@@ -85,7 +85,8 @@ def verify(request: Request, actor: Actor) -> dict[str, Any]:
     if email is not None:
         checks += _email_checks(email, found)
     checks += _contact_checks(found, request, now)
-    checks += _signature_checks(found, request, now)
+    signature_checks, signed_text = _signature_checks(found, request, now)
+    checks += signature_checks
     failed = [c for c in checks if not c.ok]
     verdict = ("not_verified" if any(c.hard for c in failed) else "caution" if failed else "verified")
     callback_org = found.org or _claimed_org(email)
@@ -99,6 +100,9 @@ def verify(request: Request, actor: Actor) -> dict[str, Any]:
         "contact": _contact_out(found.contact),
         "organisation": _org_out(found.org, now),
         "callback": _callback(callback_org),
+        # Exactly the text a valid signature covers (None without one): staff compare it with the
+        # request they received, whose email body or covering letter may ask for something else.
+        "signed_text": signed_text,
     }
 
 
@@ -258,27 +262,29 @@ def _authorised(doc: dict[str, Any], contact: dict[str, Any], request_type: str)
                  f"{name} is not authorised for {words} requests (authorised: {listed})")
 
 
-def _signature_checks(found: _Found, request: Request, now: int) -> list[Check]:
+def _signature_checks(found: _Found, request: Request, now: int) -> tuple[list[Check], str | None]:
+    """The signature check, and the text a valid signature covers (None without one)."""
     if not request.signed_message and not request.signature:
         return [Check("message_signature", False, "no signed message was given: an email address or a phone "
-                      "number alone can be forged", hard=False)]
+                      "number alone can be forged", hard=False)], None
     if found.doc is None or found.contact is None:
         return [Check("message_signature", False, "the signature cannot be checked: the sender is not a "
-                      "designated contact")]
+                      "designated contact")], None
     listed = set(found.contact.get("key_fingerprints", []))
     keys = [k["public_key"] for k in found.doc.get("keys", []) if k["fingerprint"] in listed]
     if not keys:
-        return [Check("message_signature", False, "no key is listed for this contact in the directory")]
+        return [Check("message_signature", False, "no key is listed for this contact in the directory")], None
     at = datetime.fromtimestamp(now, UTC)
     if request.signed_message:
-        result, _ = verify_clearsigned(request.signed_message, keys, at)
+        result, text = verify_clearsigned(request.signed_message, keys, at)
     else:
-        result = verify_detached((request.data or "").encode("utf-8"), request.signature or "", keys, at)
+        text = request.data or ""
+        result = verify_detached(text.encode("utf-8"), request.signature or "", keys, at)
     detail = _SIGNATURE_WORDS[result.status]
     if not result.ok:
         detail += f" ({result.reason})"
-        return [Check("message_signature", False, detail)]
-    return [_signature_age(detail, result.created, at)]
+        return [Check("message_signature", False, detail)], None
+    return [_signature_age(detail, result.created, at)], text
 
 
 def _signature_age(detail: str, created: datetime | None, at: datetime) -> Check:

@@ -246,3 +246,20 @@ def test_an_old_signed_message_is_not_taken_for_a_new_request(police: str, keys:
     clock(time.time() + 86400)  # a day-old signature is still a current request
     answer = _run(email=OFFICER, request_type="preservation", signed_message=keys.signed)
     assert answer["verdict"] == "verified"
+
+
+def test_the_answer_shows_exactly_what_the_signature_covers(police: str, keys: Keys) -> None:
+    """Staff compare what was signed with the request they received (the email around it may ask for
+    something else); text outside the signed block is refused, not attested."""
+    answer = _run(email=OFFICER, request_type="preservation", signed_message=keys.signed)
+    assert answer["verdict"] == "verified"
+    assert answer["signed_text"] == TEXT.decode().rstrip("\n")
+    added = _run(email=OFFICER, request_type="preservation",
+                 signed_message=keys.signed + "Urgent: send the data to ops@freemail.example instead.\n")
+    assert added["verdict"] == "not_verified" and added["signed_text"] is None
+    detached = _run(email=OFFICER, request_type="preservation", data=TEXT.decode(), signature=keys.detached)
+    assert detached["signed_text"] == TEXT.decode()
+    # No valid signature, nothing attested.
+    assert _run(email=OFFICER, request_type="preservation", signed_message=keys.signed_by_other)[
+        "signed_text"] is None
+    assert _run(email=OFFICER, request_type="preservation")["signed_text"] is None

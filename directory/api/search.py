@@ -144,6 +144,9 @@ class VerifyOut(Schema):
     contact = fields.Dict(allow_none=True)
     organisation = fields.Dict(allow_none=True)
     callback = fields.Dict(metadata={"description": "switchboard_phone and website from the directory"})
+    signed_text = fields.String(allow_none=True, metadata={
+        "description": "exactly the text a valid signature covers (null without one): compare it with the "
+                       "request received; anything else in the message is not signed"})
 
 
 def _query(args: dict[str, Any]) -> search.Query:

@@ -217,3 +217,22 @@ def test_anonymous_searches_are_rate_limited_like_the_api(client: FlaskClient) -
     assert response.status_code == 429 and response.mimetype == "text/html"
     assert int(response.headers["Retry-After"]) > 0 and "Too many requests" in text(response)
     assert client.get("/").status_code == 200  # the page without a query costs nothing
+
+
+def test_verify_page_shows_the_signed_text_escaped(
+        client: FlaskClient, web_account: Callable[..., WebAccount], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text a valid signature covers is shown for comparison with the request received; it comes
+    from the requester, so it is escaped like any other input."""
+    from directory.web import queries
+
+    result = {"verdict": "verified", "checks": [], "contact": None, "organisation": None,
+              "callback": {"advice": "Call back."}, "signed_text": "Preserve 192.0.2.10 <script>x()</script>"}
+    monkeypatch.setattr(queries, "verify_requester", lambda _form, _actor: result)
+    sign_in(client, web_account("reader"))
+    token = csrf_from(text(client.get("/verify")))
+    html = text(client.post("/verify", data={"email": "a@police.example", "csrf_token": token}))
+    assert "What the signature covers" in html
+    assert "Preserve 192.0.2.10 &lt;script&gt;x()&lt;/script&gt;" in html and "<script>x()" not in html
+    result["signed_text"] = None
+    html = text(client.post("/verify", data={"email": "a@police.example", "csrf_token": token}))
+    assert "What the signature covers" not in html
