@@ -85,7 +85,13 @@ def search(query: Query, actor: Actor, page: int = 1, per_page: int = 20) -> Res
         else:
             chosen, total = _page_and_count(found, _order(query, now), per_page, offset)
     by_id = {row["entry_id"]: row for row in _page_rows(chosen)}
-    return Results([_item(by_id[i], now, query.tz) for i in chosen], total, page, per_page)
+    results = Results([_item(by_id[i], now, query.tz) for i in chosen], total, page, per_page)
+    if actor.can_read_restricted and query_tokens(query.text):
+        # A reader's words are matched against contact names too: which organisation has a contact of
+        # that name is restricted knowledge, so the search is a restricted read (quota and audit). The
+        # words themselves are not recorded: they may be a person's name.
+        reads.charge(actor, "read.search", None, {"results": total})
+    return results
 
 
 def matching_ids(query: Query, actor: Actor, limit: int) -> list[str]:

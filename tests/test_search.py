@@ -19,6 +19,7 @@ from flask import Flask
 
 from directory import entries, resolve, search, seeding
 from directory.actors import Actor
+from directory.models.audit import AuditEvent
 from directory.models.search import SearchEntry
 from tests import factories
 from tests.conftest import ADMIN
@@ -116,6 +117,21 @@ def test_fts_syntax_characters_are_only_text(demo: None) -> None:
 def test_contact_names_are_searchable_by_readers_only(demo: None) -> None:
     assert _search_ids({"text": "Hoffmann"})["ids"] == []
     assert _search_ids({"text": "Hoffmann", "reader": True})["ids"] == ["3ce1b347"]
+
+
+def test_a_readers_search_by_words_is_an_audited_read_without_the_words(demo: None) -> None:
+    """Words are matched against contact names for readers: which organisation has a contact of that name
+    is restricted. The search is audited and counted, its words (perhaps a name) are not recorded."""
+    def searches() -> list[AuditEvent]:
+        return list(AuditEvent.select().where(AuditEvent.action == "read.search").order_by(AuditEvent.seq))
+
+    search.search(search.Query(text="Hoffmann"), PUBLIC)
+    search.search(search.Query(country="DE"), READER)  # filters alone touch no contact
+    assert searches() == []
+    search.search(search.Query(text="Hoffmann"), READER)
+    [event] = searches()
+    assert (event.actor, json.loads(event.details)) == (READER.label, {"results": 1})
+    assert "Hoffmann" not in event.details and "Hoffmann" not in (event.target or "")
 
 
 def test_relevance_puts_a_whole_name_before_a_partial_one(make_org: Callable[..., str],
