@@ -90,6 +90,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CALLBACK_APPROVAL", True, "Changes to the call-back path (switchboard phone, official email "
             "domains, a contact's email, keys) by publishers or admins wait for a second admin's approval.",
             _bool),
+    Setting("VERIFY_MAX_AGE_DAYS", 14, "Requester verification: a signed message older than this many days "
+            "is a caution (a copy of an old signed request can be sent again), not verified.", _positive),
     Setting("SIGNIN_LOCK_AFTER", 5, "Web sign-in: failed attempts in a row that lock an account.",
             _positive),
     Setting("SIGNIN_LOCK_MINUTES", 15, "Web sign-in: how long such a lock lasts.", _positive),

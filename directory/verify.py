@@ -36,8 +36,6 @@ from directory.vocabulary import REQUESTING_KINDS
 # The longest value of each field verify reads: the API's schema and the web form refuse a longer one with
 # a field error (cut short, a genuine signed message would fail its signature check instead).
 LIMITS = {"email": 320, "phone": 40, "signed_message": 200_000, "data": 200_000, "signature": 64_000}
-# Older signatures prove authorship, not a current request (a soft failure: the verdict is caution).
-MESSAGE_MAX_AGE = timedelta(days=14)
 ADVICE = ("Call back on the switchboard number published in the directory (or reach the organisation "
           "through its website), never on a number or address given in the request.")
 _SIGNATURE_WORDS = {
@@ -294,7 +292,8 @@ def _signature_age(detail: str, created: datetime | None, at: datetime) -> Check
         return Check("message_signature", True, detail)
     detail += f", on {created.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
     age = at - created
-    if age <= MESSAGE_MAX_AGE:
+    # Older signatures prove authorship, not a current request (a soft failure: the verdict is caution).
+    if age <= timedelta(days=runtime.settings()["VERIFY_MAX_AGE_DAYS"]):
         return Check("message_signature", True, detail)
     return Check("message_signature", False, f"{detail}, {age.days} days ago: an old signed message can be "
                  "sent again by anyone who has a copy; ask for a newly signed request", hard=False)

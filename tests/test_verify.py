@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from directory import db, entries, verify
+from directory import db, entries, runtime, verify
 from directory.actors import Actor
 from directory.errors import Forbidden, InvalidInput
 from directory.models.audit import AuditEvent
@@ -246,6 +246,20 @@ def test_an_old_signed_message_is_not_taken_for_a_new_request(police: str, keys:
     clock(time.time() + 86400)  # a day-old signature is still a current request
     answer = _run(email=OFFICER, request_type="preservation", signed_message=keys.signed)
     assert answer["verdict"] == "verified"
+
+
+def test_the_age_limit_of_signed_messages_is_a_node_setting(police: str, keys: Keys,
+                                                            clock: Callable[[float], None],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def verdict() -> str:
+        return str(_run(email=OFFICER, request_type="preservation", signed_message=keys.signed)["verdict"])
+
+    monkeypatch.setitem(runtime.settings(), "VERIFY_MAX_AGE_DAYS", 60)
+    clock(time.time() + 40 * 86400)
+    assert verdict() == "verified"
+    monkeypatch.setitem(runtime.settings(), "VERIFY_MAX_AGE_DAYS", 1)
+    clock(time.time() + 2 * 86400)
+    assert verdict() == "caution"
 
 
 def test_the_answer_shows_exactly_what_the_signature_covers(police: str, keys: Keys) -> None:
