@@ -33,8 +33,10 @@ class NewAccount:
     email: str | None = None
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def digest(secret: str) -> str:
+    """What is stored of a bearer secret (an API token, a web session id): its sha256, so the tables
+    alone give nothing to replay."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def create(name: str, role: str, organisations: list[str], by: Actor, email: str | None = None) -> NewAccount:
@@ -80,7 +82,7 @@ def create(name: str, role: str, organisations: list[str], by: Actor, email: str
 def issue_token(account: Account) -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     days = int(runtime.settings()["TOKEN_DAYS"])
-    ApiToken.create(account=account, token_hash=_digest(token), created_at=runtime.now(),
+    ApiToken.create(account=account, token_hash=digest(token), created_at=runtime.now(),
                     expires_at=runtime.now() + days * 86400)
     return token
 
@@ -99,7 +101,7 @@ def authenticate(token: str, client: str | None = None) -> Actor:
     found = db.rows(
         "SELECT t.revoked, t.expires_at, a.disabled, a.id, a.name, a.role, o.entry_id FROM api_token t"
         " JOIN account a ON a.id = t.account_id"
-        " LEFT JOIN account_organisation o ON o.account_id = a.id WHERE t.token_hash = ?", (_digest(token),))
+        " LEFT JOIN account_organisation o ON o.account_id = a.id WHERE t.token_hash = ?", (digest(token),))
     if not found:
         raise Unauthenticated("invalid or expired token")
     revoked, expires_at, disabled, account_id, name, role, _ = found[0]

@@ -91,7 +91,7 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
             session_id = secrets.token_urlsafe(32)
             # Sessions past their length are worth nothing: they go when anyone signs in.
             WebSession.delete().where(WebSession.created_at <= now - session_seconds()).execute()
-            WebSession.create(id_hash=_digest(session_id), account=account.id, created_at=now)
+            WebSession.create(id_hash=accounts.digest(session_id), account=account.id, created_at=now)
             audit.record(accounts.actor_for(account, client), "signin", f"account:{account.id}", "ok", {})
     if not ok:
         raise Unauthenticated(FAILED)
@@ -102,14 +102,9 @@ def end(session_id: str, actor: Actor) -> None:
     """Sign out: the session's row goes, so the cookie (and any copy of it) no longer signs anyone in.
     The account's other sessions (another browser) stay."""
     with db.write():
-        ended = WebSession.delete().where(WebSession.id_hash == _digest(session_id)).execute()
+        ended = WebSession.delete().where(WebSession.id_hash == accounts.digest(session_id)).execute()
         if ended and actor.account_id is not None:
             audit.record(actor, "signout", f"account:{actor.account_id}", "ok", {})
-
-
-def _digest(session_id: str) -> str:
-    # Stored as a digest, as API tokens are: the table alone does not give a session id to replay.
-    return hashlib.sha256(session_id.encode()).hexdigest()
 
 
 def _for_update(account: Account) -> Account:
@@ -139,7 +134,7 @@ def session_actor(account_id: int, session_id: str, session_stamp: str,
     """The actor of a session cookie, or None when the session is no longer good: signed out, past its
     length, or its account disabled or given new credentials."""
     account = (Account.select(Account, WebSession.created_at.alias("signed_in_at")).join(WebSession)
-               .where((Account.id == account_id) & (WebSession.id_hash == _digest(session_id)))
+               .where((Account.id == account_id) & (WebSession.id_hash == accounts.digest(session_id)))
                .objects().first())
     if account is None or account.disabled or session_stamp != stamp(account):
         return None
