@@ -65,8 +65,7 @@ def _load_actor() -> None:
     actor: Actor | None = None
     account_id = session.get("account_id")
     if isinstance(account_id, int):
-        actor = signin.session_actor(account_id, str(session.get("session", "")),
-                                     str(session.get("stamp", "")), client_address())
+        actor = signin.session_actor(account_id, str(session.get("session", "")), client_address())
         if actor is None:
             session.clear()
     g.actor = actor or Actor.anonymous(client_address())
@@ -76,8 +75,7 @@ def start_session(signed_in: signin.SignedIn) -> None:
     """A fresh session (new CSRF token too) so nothing from before sign-in carries over."""
     session.clear()
     session.permanent = True
-    session.update(account_id=signed_in.actor.account_id, session=signed_in.session_id,
-                   stamp=signed_in.stamp)
+    session.update(account_id=signed_in.actor.account_id, session=signed_in.session_id)
 
 
 def end_session() -> None:

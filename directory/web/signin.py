@@ -8,7 +8,6 @@ accounts exist. Publishers and admins must use TOTP (DESIGN.md: Accounts); reade
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -27,15 +26,9 @@ FAILED = "Sign-in failed: check the name, password and code. Repeated failures l
 @dataclass(frozen=True)
 class SignedIn:
     actor: Actor
-    stamp: str  # binds the session to the current credentials: changing them ends every session
-    session_id: str  # names the session's row: signing out deletes it (`end`)
-
-
-def stamp(account: Account) -> str:
-    """A digest of the password and the TOTP secret: a new password or a new second factor (the old one
-    lost or exposed) ends every session signed in with the old ones."""
-    credentials = f"{account.password_hash or ''}\n{account.totp_secret or ''}"
-    return hashlib.sha256(credentials.encode()).hexdigest()[:20]
+    # Names the session's row. Signing out deletes it (`end`); so do a new password, a new TOTP secret
+    # and disabling the account, for every session of the account.
+    session_id: str
 
 
 def lock_after() -> int:
@@ -95,7 +88,7 @@ def sign_in(name: str, password: str, code: str, client: str | None) -> SignedIn
             audit.record(accounts.actor_for(account, client), "signin", f"account:{account.id}", "ok", {})
     if not ok:
         raise Unauthenticated(FAILED)
-    return SignedIn(accounts.actor_for(account, client), stamp(account), session_id)
+    return SignedIn(accounts.actor_for(account, client), session_id)
 
 
 def end(session_id: str, actor: Actor) -> None:
@@ -129,14 +122,13 @@ def _totp_step(secret: str, code: str, now: int) -> int | None:
     return None
 
 
-def session_actor(account_id: int, session_id: str, session_stamp: str,
-                  client: str | None) -> Actor | None:
+def session_actor(account_id: int, session_id: str, client: str | None) -> Actor | None:
     """The actor of a session cookie, or None when the session is no longer good: signed out, past its
     length, or its account disabled or given new credentials."""
     account = (Account.select(Account, WebSession.created_at.alias("signed_in_at")).join(WebSession)
                .where((Account.id == account_id) & (WebSession.id_hash == accounts.digest(session_id)))
                .objects().first())
-    if account is None or account.disabled or session_stamp != stamp(account):
+    if account is None or account.disabled:
         return None
     if not 0 <= runtime.now() - account.signed_in_at < session_seconds():
         return None
@@ -149,6 +141,8 @@ def enable_totp(account_id: int, by: Actor) -> str:
     with db.write():
         if Account.update(totp_secret=secret).where(Account.id == account_id).execute() != 1:
             raise NotFound(f"no account {account_id}")
+        # The old second factor was lost or exposed: sessions signed in with it end.
+        WebSession.delete().where(WebSession.account == account_id).execute()
         audit.record(by, "account.enable_totp", f"account:{account_id}", "ok", {})
     return secret
 
