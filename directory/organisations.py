@@ -16,7 +16,7 @@ import peewee
 from directory import db, documents, freshness, reads, signatures
 from directory.actors import Actor
 from directory.entries import VersionInfo
-from directory.errors import Gone, NotFound
+from directory.errors import Forbidden, Gone, NotFound
 from directory.keys import parse_canonical
 from directory.models.entries import EntryVersion, Organisation, OrgFacet
 
@@ -161,6 +161,16 @@ def version_row(entry_id: str, version: int) -> EntryVersion:
                                              (EntryVersion.version == version))
     except peewee.DoesNotExist:
         raise NotFound(f"organisation {entry_id} has no version {version}") from None
+    return row
+
+
+def signed_version(entry_id: str, version: int, actor: Actor) -> EntryVersion:
+    """A version's row for its exact signed bytes or envelope. They hold every contact, so they are for
+    readers and above only, and the read is charged to the quota and audited first."""
+    if not actor.can_read_restricted:
+        raise Forbidden("the signed bytes contain restricted fields; readers only")
+    row = version_row(entry_id, version)
+    reads.charge(actor, "read.signed_bytes", entry_id, {"version": version})
     return row
 
 

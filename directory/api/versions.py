@@ -7,13 +7,11 @@ import json
 from flask import Response
 from flask.views import MethodView
 
-from directory import organisations, reads, signatures
+from directory import organisations, signatures
 from directory.api.auth import current_actor, require_account
 from directory.api.common import Blueprint, json_response
 from directory.api.schemas import EnvelopeOut, OrganisationOut, SignatureIn, SignatureStatus, VersionMeta
-from directory.errors import Forbidden
 from directory.keys import SignatureRecord, envelope_bytes, make_envelope
-from directory.models.entries import EntryVersion
 
 blp = Blueprint("versions", __name__, url_prefix="/api/v1/organisations/<entry_id>/versions",
                 description="Version history of an entry")
@@ -35,22 +33,12 @@ class VersionItem(MethodView):
         return json_response(organisations.read_version(entry_id, version, current_actor()))
 
 
-def _restricted_row(entry_id: str, version: int) -> EntryVersion:
-    """Signed bytes hold every contact, so they are served to readers and above only (and audited)."""
-    actor = require_account()
-    if not actor.can_read_restricted:
-        raise Forbidden("the signed bytes contain restricted fields; readers only")
-    row = organisations.version_row(entry_id, version)
-    reads.charge(actor, "read.signed_bytes", entry_id, {"version": version})
-    return row
-
-
 @blp.route("/<int:version>/canonical")
 class VersionBytes(MethodView):
     @blp.response(200, description="The exact canonical bytes that were signed (application/json)")
     def get(self, entry_id: str, version: int) -> Response:
         """The exact signed bytes of a version, for `gpg --detach-sign` or offline verification"""
-        row = _restricted_row(entry_id, version)
+        row = organisations.signed_version(entry_id, version, require_account())
         return Response(bytes(row.payload), mimetype="application/json",
                         headers={"ETag": f'"{row.digest}"'})
 
@@ -60,7 +48,7 @@ class VersionEnvelope(MethodView):
     @blp.response(200, EnvelopeOut)
     def get(self, entry_id: str, version: int) -> Response:
         """The signed envelope {payload, signatures}: verifiable offline with the node key"""
-        row = _restricted_row(entry_id, version)
+        row = organisations.signed_version(entry_id, version, require_account())
         records = [SignatureRecord(**s) for s in json.loads(row.signatures)]
         body = envelope_bytes(make_envelope(bytes(row.payload), records))
         return Response(body, mimetype="application/json")

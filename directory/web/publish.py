@@ -22,7 +22,7 @@ from directory.errors import (
     Unauthenticated,
 )
 from directory.keys.canonical import MAX_SAFE_INTEGER
-from directory.web import editing, queries, security
+from directory.web import editing, security
 
 bp = Blueprint("publish", __name__, url_prefix="/publish")
 bp.register_error_handler(TooManyRequests, security.too_many)
@@ -121,8 +121,8 @@ def signature(entry_id: str) -> BaseResponse | tuple[str, int]:
 @bp.get("/organisations/<path:entry_id>/versions/<int:version>/payload")
 def payload(entry_id: str, version: int) -> Response:
     """The exact canonical bytes of a version, to sign with `gpg --detach-sign --armor`."""
-    body = queries.signed_bytes(entry_id, version, _publisher(entry_id))
-    return Response(body, mimetype="application/octet-stream", headers={
+    row = organisations.signed_version(entry_id, version, _publisher(entry_id))
+    return Response(bytes(row.payload), mimetype="application/octet-stream", headers={
         "Content-Disposition": f'attachment; filename="entry-v{version}.json"'})
 
 

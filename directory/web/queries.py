@@ -13,7 +13,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from directory import freshness, hours, organisations, reads, resolve, runtime, search, validators, verify
+from directory import freshness, hours, organisations, resolve, runtime, search, validators, verify
 from directory.actors import Actor
 from directory.errors import InvalidInput
 from directory.models.entries import Organisation
@@ -106,14 +106,6 @@ def organisation_page(entry_id: str, actor: Actor, tz: str) -> dict[str, Any]:
     view["current_version"] = info.version
     view["local_registrar"] = view.get("registrar") == runtime.settings()["NODE_ID"]
     return view
-
-
-def signed_bytes(entry_id: str, version: int, actor: Actor) -> bytes:
-    """A version's exact signed bytes. They hold every contact, so the read is charged to the quota and
-    audited first, as the API's `/versions/{n}/canonical` is."""
-    row = organisations.version_row(entry_id, version)
-    reads.charge(actor, "read.signed_bytes", entry_id, {"version": version})
-    return bytes(row.payload)
 
 
 def verify_requester(form: dict[str, str], actor: Actor) -> dict[str, Any]:
