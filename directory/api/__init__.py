@@ -59,12 +59,11 @@ def init_app(app: Flask) -> errors.DirectoryApi:
     def _admit() -> None:
         """Whether the request can be read at all, and who is calling."""
         path = request.path
-        if path.startswith(("/api/", "/federation/")):
-            _no_nul_in_url(path)
-            if path.startswith("/api/"):
-                load_actor()
-                if request.method not in _BODILESS:  # no view reads the body of these
-                    _json_body_only()
+        _no_nul_in_url(path)  # every path, pages too: the error renders as each path's errors do
+        if path.startswith("/api/"):
+            load_actor()
+            if request.method not in _BODILESS:  # no view reads the body of these
+                _json_body_only()
 
     @app.after_request
     def _not_cached(response: Response) -> Response:

@@ -51,13 +51,12 @@ def _check_csrf() -> None:
                          "again.")
 
 
-def _refuse_nul() -> None:
-    """PostgreSQL text cannot hold a NUL character: one in the path (an entry id) or in a field (a sign-in
-    name) reached a query and gave a 500. No field of the directory may hold one (entries refuse control
-    characters), so every page refuses it here, the same way on either database."""
-    values = chain([request.path], chain.from_iterable(request.args.listvalues()),
-                   chain.from_iterable(request.form.listvalues()))
-    if any("\x00" in value for value in values):
+def _refuse_nul_in_form() -> None:
+    """PostgreSQL text cannot hold a NUL character: one in a field (a sign-in name) reached a query and
+    gave a 500. No field of the directory may hold one (entries refuse control characters), so every
+    form refuses it here, the same way on either database. The path and query are checked for every
+    request, pages included (`directory.api`)."""
+    if any("\x00" in value for value in chain.from_iterable(request.form.listvalues())):
         raise BadRequest("The request contains a NUL character, which no field may hold.")
 
 
@@ -110,7 +109,7 @@ def init_app(app: Flask) -> None:
         if not is_web_path(request.path) or request.path.startswith("/assets/"):
             return
         _load_actor()
-        _refuse_nul()
+        _refuse_nul_in_form()
         if request.method not in SAFE_METHODS:
             _check_csrf()
 
