@@ -333,6 +333,27 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def error_paths(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages by dotted path: {"contacts.1.email": [message, ...]} (under
+    `prefix`, e.g. "organisations[3].contacts.1.email")."""
+    def under(key: Any) -> str:
+        return f"{prefix}.{key}" if prefix else str(key)
+
+    if isinstance(messages, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            out.update(error_paths(value, under(key)))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix: list(messages)}
+    if isinstance(messages, list):
+        out = {}
+        for index, value in enumerate(messages):
+            out.update(error_paths(value, under(index)))
+        return out
+    return {prefix: [str(messages)]}
+
+
 @lru_cache(maxsize=4096)  # a sync stamps thousands of contacts with the same few times
 def iso(epoch: int) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")

@@ -114,27 +114,10 @@ def validate(organisation: SeedOrganisation) -> dict[str, Any]:
     try:
         return documents.load(organisation.fields)
     except ValidationError as exc:
-        problems = _flatten(exc.messages, f"organisations[{organisation.position}]")
+        problems = documents.error_paths(exc.messages, f"organisations[{organisation.position}]")
         first = next(iter(problems.items()), None)
         detail = f": {first[0]}: {'; '.join(first[1])}" if first else ""
         raise InvalidInput(f"seed {organisation.label} is invalid{detail}", problems) from None
-
-
-def _flatten(messages: Any, prefix: str) -> dict[str, list[str]]:
-    """marshmallow's nested messages as {"organisations[3].contacts.1.email": [message, ...]}."""
-    if isinstance(messages, dict):
-        out: dict[str, list[str]] = {}
-        for key, value in messages.items():
-            out.update(_flatten(value, f"{prefix}.{key}"))
-        return out
-    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        return {prefix: list(messages)}
-    if isinstance(messages, list):
-        out = {}
-        for index, value in enumerate(messages):
-            out.update(_flatten(value, f"{prefix}.{index}"))
-        return out
-    return {prefix: [str(messages)]}
 
 
 def _canonical_uuid(value: object) -> str | None:

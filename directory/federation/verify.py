@@ -265,17 +265,9 @@ def _check_fields(doc: dict[str, Any], what: str) -> None:
     data, stamp_problems = _input_form(doc)
     errors = _SCHEMA.validate(data)
     # Paths only: the messages may quote values, and this reason is logged (no personal data in logs).
-    problems += stamp_problems + [f"{path}: invalid" for path in _paths(errors)][:20]
+    problems += stamp_problems + [f"{path}: invalid" for path in documents.error_paths(errors)][:20]
     if problems:
         raise Rejected(f"{what}: not a valid entry document ({'; '.join(problems)})", attack=True)
-
-
-def _paths(errors: Any, path: str = "") -> list[str]:
-    """`contacts.0.email` for each field that marshmallow's nested error dict names."""
-    if not isinstance(errors, dict):
-        return [path]
-    return [found for name, inner in errors.items()
-            for found in _paths(inner, f"{path}.{name}" if path else str(name))]
 
 
 def _input_form(doc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
