@@ -37,6 +37,12 @@ def level(actor: Actor, entry_id: str) -> str:
     return "reader" if actor.can_read_restricted else "public"
 
 
+def _counted(seen: str) -> int:
+    """Reads counted against the quota for one read at level `seen`: those of an organisation one may
+    edit are audited but not counted (`directory.quota`)."""
+    return 0 if seen == "full" else 1
+
+
 @dataclass(frozen=True)
 class _Current:
     """What a read needs of an Organisation row and its current version (duck-typed like both)."""
@@ -81,7 +87,7 @@ def read_json(entry_id: str, actor: Actor) -> tuple[str, VersionInfo]:
     current = _Current(entry_id, registrar, version, digest, not_after, confirmed_at, clocks, valid_until,
                        bytes(payload), signed)
     if seen != "public":
-        reads.charge(actor, "read.organisation", entry_id, {"level": seen})
+        reads.charge(actor, "read.organisation", entry_id, {"level": seen}, count=_counted(seen))
     view = {"public": public, "reader": reader}.get(seen)
     if view is None:  # full: built from the signed payload itself
         view = json.dumps(documents.view(parse_canonical(current.payload), "full"), ensure_ascii=False,
@@ -170,7 +176,8 @@ def signed_version(entry_id: str, version: int, actor: Actor) -> EntryVersion:
     if not actor.can_read_restricted:
         raise Forbidden("the signed bytes contain restricted fields; readers only")
     row = version_row(entry_id, version)
-    reads.charge(actor, "read.signed_bytes", entry_id, {"version": version})
+    reads.charge(actor, "read.signed_bytes", entry_id, {"version": version},
+                 count=_counted(level(actor, entry_id)))
     return row
 
 
@@ -182,5 +189,6 @@ def read_version(entry_id: str, version: int, actor: Actor) -> dict[str, Any]:
                 "prev": doc["prev"]}
     seen = level(actor, entry_id)
     if seen != "public":
-        reads.charge(actor, "read.version", entry_id, {"version": version, "level": seen})
+        reads.charge(actor, "read.version", entry_id, {"version": version, "level": seen},
+                     count=_counted(seen))
     return {**documents.view(doc, seen), "signatures": signatures.statuses(row)}

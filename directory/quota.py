@@ -1,6 +1,9 @@
 """Per-account quota on restricted reads: a scraper with a valid token still cannot copy the directory.
 
-Counted in hourly buckets over a rolling 24 hours. Admins and the node itself are not limited.
+Counted in hourly buckets over a rolling 24 hours. Admins and the node itself are not limited, and
+neither are a publisher's reads of its own organisations (charged with a count of 0: audited, not
+counted). The quota is against copying the directory, not against keeping one's own entry; and a write is
+answered with the entry it wrote, which a spent quota must not refuse after the write was made.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ def charge(actor: Actor, reads: Sequence[int]) -> list[TooManyRequests | None]:
         buckets = _buckets(actor, hour)
         counted = 0
         for count in reads:
-            refused = _refusal(buckets, counted + count, now)
+            refused = _refusal(buckets, counted + count, now) if count else None
             if refused is None:
                 counted += count
             verdicts.append(refused)
@@ -45,20 +48,6 @@ def charge(actor: Actor, reads: Sequence[int]) -> list[TooManyRequests | None]:
             db.run("DELETE FROM read_usage WHERE account_id = ? AND hour <= ?",
                    (actor.account_id, hour - WINDOW_HOURS))
     return verdicts
-
-
-def check(actor: Actor, count: int = 1) -> None:
-    """Refuse (429) when `count` more restricted reads would pass the quota, counting nothing.
-
-    A write is answered with the entry it wrote, a restricted read charged after the write commits:
-    the write views check first, so a spent quota refuses the write instead of answering 429 for a
-    write that was made (the client's retry then met a 412)."""
-    if actor.account_id is None or actor.is_admin:
-        return
-    now = runtime.now()
-    refused = _refusal(_buckets(actor, now // HOUR), count, now)
-    if refused is not None:
-        raise refused
 
 
 def _buckets(actor: Actor, hour: int) -> list[tuple[int, int]]:

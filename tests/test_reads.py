@@ -217,6 +217,18 @@ def test_quota_charge_refuses_in_order_and_counts_what_passes(reader: Actor,
     assert _used(reader) == 5
 
 
+def test_a_read_charged_with_count_zero_is_audited_with_the_quota_spent(
+        reader: Actor, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A publisher's reads of its own organisation (directory.organisations._counted).
+    monkeypatch.setitem(runtime.settings(), "READ_QUOTA", 1)
+    reads.charge(reader, "read.test", "counted")
+    with pytest.raises(TooManyRequests):
+        reads.charge(reader, "read.test", "refused")
+    reads.charge(reader, "read.test", "own", count=0)
+
+    assert [row.target for row in _read_rows()] == ["counted", "own"] and _used(reader) == 1
+
+
 def test_a_read_interrupted_while_the_commit_gathers_is_not_charged(reader: Actor,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     def interrupted() -> None:

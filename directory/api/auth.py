@@ -7,7 +7,7 @@ import hmac
 
 from flask import current_app, g, request
 
-from directory import accounts, audit, quota, runtime
+from directory import accounts, audit, runtime
 from directory.actors import Actor
 from directory.errors import Forbidden, Unauthenticated
 from directory.models.audit import AuditEvent
@@ -65,14 +65,6 @@ def require_account() -> Actor:
     actor = current_actor()
     if actor.kind == "anonymous":
         raise Unauthenticated("this needs an account token")
-    return actor
-
-
-def require_writer() -> Actor:
-    """The account making a write that is answered with the entry (a restricted read): refused up front
-    when its quota cannot pay for that answer, so no write is made and then answered 429."""
-    actor = require_account()
-    quota.check(actor)
     return actor
 
 

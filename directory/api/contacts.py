@@ -9,7 +9,7 @@ from flask.views import MethodView
 
 from directory import contacts, documents, organisations
 from directory.api.approvals import PendingChangeOut
-from directory.api.auth import require_account, require_writer
+from directory.api.auth import require_account
 from directory.api.common import Blueprint, etag, if_match, json_response
 from directory.api.schemas import ContactChanges, ContactOut
 from directory.errors import Forbidden, NotFound
@@ -38,7 +38,7 @@ class ContactList(MethodView):
     @blp.response(201, ContactOut)
     def post(self, contact: dict[str, Any], entry_id: str) -> Response:
         """Add a contact (publishers of the organisation, admins); needs If-Match"""
-        contact_id = contacts.add(entry_id, contact, require_writer(), if_match())
+        contact_id = contacts.add(entry_id, contact, require_account(), if_match())
         return _single(entry_id, contact_id, 201)
 
 
@@ -64,7 +64,7 @@ class ContactItem(MethodView):
                       "administrator (CALLBACK_APPROVAL): the pending change; see /api/v1/approvals")
     def patch(self, changes: dict[str, Any], entry_id: str, contact_id: str) -> Response:
         """Change a contact; LDAP-owned fields are refused (409); needs If-Match"""
-        contacts.change(entry_id, contact_id, changes, require_writer(), if_match())
+        contacts.change(entry_id, contact_id, changes, require_account(), if_match())
         return _single(entry_id, contact_id)
 
     @blp.response(204)

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from directory import freshness, organisations
-from directory.api.auth import current_actor, require_admin, require_writer
+from directory.api.auth import current_actor, require_account, require_admin
 from directory.api.common import Blueprint, etag, if_match, json_response
 from directory.api.schemas import OrganisationOut, Query
 
@@ -50,6 +50,6 @@ class ChannelTested(MethodView):
     @blp.response(200, OrganisationOut)
     def post(self, entry_id: str, index: int) -> Response:
         """Record that emergency channel `index` (0-based) was tested now; needs If-Match"""
-        freshness.record_test(entry_id, index, require_writer(), if_match())
+        freshness.record_test(entry_id, index, require_account(), if_match())
         data, info = organisations.read(entry_id, current_actor())
         return json_response(data, 200, {"ETag": etag(info.digest)})

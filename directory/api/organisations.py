@@ -10,7 +10,7 @@ from marshmallow import RAISE
 
 from directory import documents, entries, organisations
 from directory.api.approvals import PendingChangeOut
-from directory.api.auth import current_actor, require_account, require_writer
+from directory.api.auth import current_actor, require_account
 from directory.api.common import Blueprint, etag, if_match, json_response, per_page
 from directory.api.schemas import OrganisationChanges, OrganisationFilters, OrganisationOut, OrganisationPage
 
@@ -61,7 +61,7 @@ class OrganisationItem(MethodView):
                       "administrator (CALLBACK_APPROVAL): the pending change; see /api/v1/approvals")
     def patch(self, changes: dict[str, Any], entry_id: str) -> Response:
         """Change fields; needs If-Match with the current ETag; writes a new signed version"""
-        entries.update(entry_id, changes, require_writer(), if_match=if_match())
+        entries.update(entry_id, changes, require_account(), if_match=if_match())
         return _one(entry_id)
 
     @blp.response(204)
@@ -76,5 +76,5 @@ class OrganisationConfirm(MethodView):
     @blp.response(200, OrganisationOut)
     def post(self, entry_id: str) -> Response:
         """Re-confirm the entry is accurate: a new version with fresh confirmed_at and not_after"""
-        entries.update(entry_id, {}, require_writer(), if_match=if_match(), confirm=True)
+        entries.update(entry_id, {}, require_account(), if_match=if_match(), confirm=True)
         return _one(entry_id)
