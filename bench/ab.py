@@ -25,7 +25,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.throughput import drop_database, free_port, start, stop, temporary_database, wrk  # noqa: E402
+from bench.throughput import (  # noqa: E402
+    Targets,
+    drop_database,
+    free_port,
+    interleaved,
+    start,
+    stop,
+    temporary_database,
+)
 
 # Run inside each side's tree: its own code makes its database, node key, organisation and token.
 PREPARE = """
@@ -82,7 +90,7 @@ def main() -> None:
     servers: list[subprocess.Popen[bytes]] = []
     databases: list[str] = []
     try:
-        targets: dict[str, tuple[str, dict[str, str]]] = {}
+        targets: Targets = {}
         for name, tree in (("A", worktree), ("B", ROOT)):
             if args.database_url:
                 databases.append(temporary_database(args.database_url, f"_{name.lower()}"))
@@ -95,12 +103,7 @@ def main() -> None:
         servers.append(start([sys.executable, str(ROOT / "bench" / "bare_app.py"), "--port", str(port)],
                              {}, logs / "bare.log", f"http://127.0.0.1:{port}/entry"))
         targets["bare"] = (f"http://127.0.0.1:{port}/entry", {})
-        for url, headers in targets.values():
-            wrk(url, 2, args.connections, headers)  # warm-up
-        found: dict[str, list[float]] = {name: [] for name in targets}
-        for _ in range(args.rounds):
-            for name, (url, headers) in targets.items():
-                found[name].append(wrk(url, args.duration, args.connections, headers)["rps"])
+        found = interleaved(targets, args.rounds, args.duration, args.connections)
     finally:
         for server in servers:
             stop(server)

@@ -6,6 +6,10 @@ contacts; `bench/bare_app.py` answers a constant JSON object under the same guni
 DESIGN.md: the lookup serves >= 60 % of the baseline's requests/s, and an API worker's RSS <= 150 MB.
 
     python bench/throughput.py [--duration 10] [--connections 16] [--rounds 2] [--database-url URL]
+                               [--orgs 100000]
+
+`--orgs N` first generates N organisations (bench/generate.py, ~4 minutes for 100,000 on SQLite) beside
+the one looked up, the volume at which issue 9 judges the ratio; `make bench` passes 100,000.
 
 Without --database-url a fresh SQLite database is made in a temporary instance folder; with a PostgreSQL
 server URL a temporary database is created on that server and dropped afterwards. Needs `wrk`
@@ -33,6 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import generate  # noqa: E402
 from directory import accounts, config, db, documents, entries, migrations, runtime  # noqa: E402
 from directory.actors import Actor  # noqa: E402
 from directory.keys import init_node_key  # noqa: E402
@@ -52,8 +57,9 @@ def organisation_with_contacts(count: int = 10) -> dict[str, Any]:
     return factories.organisation(contacts=contacts)
 
 
-def prepare(instance: Path, database_url: str) -> tuple[dict[str, str], str, str]:
-    """Database, node key, one organisation with 10 contacts, a reader's token; the server's env."""
+def prepare(instance: Path, database_url: str, orgs: int = 0) -> tuple[dict[str, str], str, str]:
+    """Database, node key, `orgs` generated organisations (bench/generate.py) beside the one with 10
+    contacts that is looked up, a reader's token; the server's env."""
     env = {"DIRECTORY_INSTANCE_PATH": str(instance), "DIRECTORY_DATABASE_URL": database_url,
            "DIRECTORY_NODE_ID": NODE_ID, "DIRECTORY_SECRET_KEY": "bench-secret-not-for-production",
            # The quota is spent on every read (that write is measured); its limit must not end the run.
@@ -67,6 +73,8 @@ def prepare(instance: Path, database_url: str) -> tuple[dict[str, str], str, str
         migrations.migrate()
         if not (instance / "node-key.asc").exists():
             init_node_key(instance, NODE_ID)
+        if orgs:
+            generate.generate(orgs, progress=False)
         system = Actor.system("bench")
         entry_id = entries.create(documents.load(organisation_with_contacts()), system).entry_id
         token = accounts.create(f"bench-reader-{os.getpid()}", "reader", [], system).token
@@ -146,6 +154,22 @@ def wrk(url: str, seconds: int, connections: int, headers: dict[str, str]) -> di
     return result
 
 
+Targets = dict[str, tuple[str, dict[str, str]]]  # name: (URL, request headers)
+
+
+def interleaved(targets: Targets, rounds: int, seconds: int, connections: int) -> dict[str, list[float]]:
+    """Requests/s of each target in `rounds` rounds that take the targets in turn (A, B, ..., A, B, ...),
+    so drift of a shared machine hits them all alike; a short warm-up of each first (it also fails early
+    on an error answer)."""
+    for url, headers in targets.values():
+        wrk(url, 2, connections, headers)
+    found: dict[str, list[float]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, (url, headers) in targets.items():
+            found[name].append(wrk(url, seconds, connections, headers)["rps"])
+    return found
+
+
 def audit_rows(env: dict[str, str]) -> int:
     db.open_database(env["DIRECTORY_DATABASE_URL"])
     with db.database.connection_context():
@@ -193,7 +217,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def measure(args: argparse.Namespace, database_url: str) -> dict[str, Any]:
     instance = Path(tempfile.mkdtemp(prefix="cpd-bench-http-"))
-    env, entry_id, token = prepare(instance, database_url)
+    env, entry_id, token = prepare(instance, database_url, args.orgs)
     ports = free_port(), free_port()
     command = str(Path(sys.executable).parent / "directory")
     directory = start([command, "serve", "--port", str(ports[0]),
@@ -248,7 +272,8 @@ def report(found: dict[str, Any], args: argparse.Namespace) -> str:
         f"#### HTTP entry lookup vs bare Flask ({found['database']})", "",
         f"wrk -t2 -c{args.connections}, {args.rounds} interleaved rounds of {args.duration} s each; "
         f"gunicorn gthread, {args.workers} workers x 4 threads, on loopback with wrk on the same "
-        f"{os.cpu_count()} CPUs. Reader token, organisation with 10 contacts; audit rows written per "
+        f"{os.cpu_count()} CPUs. {args.orgs:,} generated organisations in the database besides the one "
+        f"looked up. Reader token, organisation with 10 contacts; audit rows written per "
         f"request: {found['audit_per_request']:.2f}.", "",
         "| endpoint | requests/s | p50 ms | p90 ms | p99 ms |", "|---|---:|---:|---:|---:|",
     ]
@@ -278,6 +303,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--orgs", type=int, default=0,
+                        help="organisations generated beside the one looked up")
     parser.add_argument("--database-url", default="",
                         help="a PostgreSQL server URL (a temporary database is made there); "
                              "default: SQLite in a temporary instance folder")
