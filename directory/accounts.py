@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import peewee
 from argon2 import PasswordHasher
@@ -19,6 +20,7 @@ from directory.actors import ROLES, Actor
 from directory.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from directory.models.accounts import Account, AccountOrganisation, ApiToken, WebSession
 from directory.models.entries import Organisation
+from directory.paging import Page, paginate
 
 TOKEN_PREFIX = "cpd_"  # noqa: S105 - a public prefix that makes leaked tokens greppable, not a secret
 _hasher = PasswordHasher()
@@ -163,18 +165,18 @@ def check_password(account: Account, password: str) -> bool:
         return False
 
 
-def list_accounts() -> list[dict[str, object]]:
-    return [_described(a) for a in Account.select().order_by(Account.id)]
+def list_accounts(page: int = 1, per_page: int | None = None) -> Page:
+    return paginate(Account.select().order_by(Account.id), page, per_page, _described)
 
 
-def describe(account_id: int) -> dict[str, object]:
+def describe(account_id: int) -> dict[str, Any]:
     account = Account.get_or_none(Account.id == account_id)
     if account is None:
         raise NotFound(f"no account {account_id}")
     return _described(account)
 
 
-def _described(a: Account) -> dict[str, object]:
+def _described(a: Account) -> dict[str, Any]:
     return {"id": a.id, "name": a.name, "role": a.role, "disabled": a.disabled, "email": a.email,
             "organisations": [o.entry_id for o in
                               AccountOrganisation.select().where(AccountOrganisation.account == a.id)]}

@@ -29,6 +29,7 @@ from directory import audit, db, notifications, reads, runtime
 from directory.actors import Actor
 from directory.errors import Conflict, DirectoryError, Forbidden, Gone, NotFound, PreconditionFailed
 from directory.models.approvals import STATUSES, PendingChange
+from directory.paging import Page, paginate
 
 CALLBACK_INPUTS = ("switchboard_phone", "official_email_domains", "keys", "contacts")
 _applying: ContextVar[bool] = ContextVar("approvals_applying", default=False)
@@ -118,17 +119,19 @@ def as_dict(row: PendingChange) -> dict[str, Any]:
             "applied_version": row.applied_version, "note": row.note}
 
 
-def listing(actor: Actor, status: str | None = "pending") -> list[dict[str, Any]]:
+def listing(actor: Actor, status: str | None = "pending", page: int = 1,
+            per_page: int | None = None) -> Page:
+    """Changes by status, oldest first (the API asks for pages; decided changes accumulate for ever)."""
     _require_admin(actor)
     query = PendingChange.select().order_by(PendingChange.id)
     if status:
         query = query.where(PendingChange.status == status)
-    changes = [as_dict(row) for row in query]
-    if changes:
+    found = paginate(query, page, per_page, as_dict)
+    if found.items:
         # A change of a contact carries the organisation's contacts (names, emails, phones): listing them
         # is a restricted read, audited like reading the entry itself.
-        reads.charge(actor, "read.approvals", None, {"status": status, "count": len(changes)})
-    return changes
+        reads.charge(actor, "read.approvals", None, {"status": status, "count": len(found.items)})
+    return found
 
 
 def one(change_id: int, actor: Actor) -> dict[str, Any]:

@@ -19,16 +19,9 @@ from directory.entries import VersionInfo
 from directory.errors import Forbidden, Gone, NotFound
 from directory.keys import parse_canonical
 from directory.models.entries import EntryVersion, Organisation, OrgFacet
+from directory.paging import Page
 
 FILTERS = ("country", "kind", "registrar")
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    total: int
-    page: int
-    per_page: int
 
 
 def level(actor: Actor, entry_id: str) -> str:

@@ -36,7 +36,7 @@ from directory.actors import Actor
 from directory.errors import Forbidden
 from directory.models.entries import Organisation
 from directory.models.search import SearchEntry
-from directory.organisations import Page as Results
+from directory.paging import Page as Results
 from directory.search_sql import filter_token, tokens
 
 DAY = 86400

@@ -3,6 +3,7 @@ onto the version it was requested against, refused when the entry moved on; syst
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -46,7 +47,7 @@ def test_publisher_change_of_switchboard_waits_and_a_second_admin_applies_it(cli
     assert told and "erika.mustermann@telecom.example" in told[0].recipients
 
     admin = token_for("admin")
-    listed = client.get("/api/v1/approvals", headers=auth(admin)).get_json()
+    listed = client.get("/api/v1/approvals", headers=auth(admin)).get_json()["items"]
     assert [c["id"] for c in listed] == [pending["id"]]
     approved = client.post(f"/api/v1/approvals/{pending['id']}/approve", headers=auth(admin))
     assert approved.status_code == 200, approved.get_json()
@@ -55,7 +56,7 @@ def test_publisher_change_of_switchboard_waits_and_a_second_admin_applies_it(cli
     assert after["version"] == 2 and after["switchboard_phone"] == "+4930555000"
     actions = [e.action for e in AuditEvent.select().order_by(AuditEvent.seq)]
     assert "approval.request" in actions and "approval.approve" in actions
-    assert client.get("/api/v1/approvals", headers=auth(admin)).get_json() == []
+    assert client.get("/api/v1/approvals", headers=auth(admin)).get_json()["items"] == []
 
 
 def test_the_requesting_admin_cannot_approve_their_own_change(client, make_org, token_for):
@@ -185,3 +186,20 @@ def test_the_location_of_a_pending_change_answers(client, make_org, token_for):
     assert shown.status_code == 200 and shown.get_json()["fields"] == ["switchboard_phone"]
     assert client.get(location, headers=auth(publisher)).status_code == 403
     assert client.get("/api/v1/approvals/999", headers=auth(admin)).status_code == 404
+
+
+def test_changes_are_listed_a_page_at_a_time_and_each_page_is_audited(client, make_org, token_for):
+    # Decided changes accumulate for as long as the node runs: the listing answered all of them at once.
+    requester, admin = token_for("admin"), token_for("admin")
+    ids = [_request_switchboard(client, make_org(name=f"Telecom {n}"), requester).get_json()["id"]
+           for n in range(3)]
+    first = client.get("/api/v1/approvals?per_page=2", headers=auth(admin)).get_json()
+    second = client.get("/api/v1/approvals?per_page=2&page=2", headers=auth(admin)).get_json()
+
+    assert (first["total"], first["page"], first["per_page"]) == (3, 1, 2)
+    assert [c["id"] for c in first["items"] + second["items"]] == ids
+    counted = [json.loads(e.details)["count"] for e in
+               AuditEvent.select().where(AuditEvent.action == "read.approvals").order_by(AuditEvent.seq)]
+    assert counted == [2, 1]
+    too_big = client.get("/api/v1/approvals?per_page=100000", headers=auth(admin))
+    assert too_big.status_code == 422 and "per_page" in str(too_big.get_json())

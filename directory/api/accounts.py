@@ -9,19 +9,20 @@ from flask.views import MethodView
 
 from directory import accounts
 from directory.api.auth import require_account, require_admin
-from directory.api.common import Blueprint, json_response
-from directory.api.schemas import AccountChanges, AccountIn, AccountOut
+from directory.api.common import Blueprint, json_response, per_page
+from directory.api.schemas import AccountChanges, AccountIn, AccountOut, AccountPage, PageArgs
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
 
 @blp.route("/accounts")
 class AccountList(MethodView):
-    @blp.response(200, AccountOut(many=True))
-    def get(self) -> Response:
-        """All accounts (administrators)"""
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, AccountPage)
+    def get(self, args: dict[str, Any]) -> Response:
+        """Accounts in the order they were made, a page at a time (administrators)"""
         require_admin()
-        return json_response(accounts.list_accounts())
+        return json_response(accounts.list_accounts(args["page"], per_page(args["per_page"])).as_dict())
 
     @blp.arguments(AccountIn)
     @blp.response(201, AccountOut)

@@ -14,7 +14,8 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from directory import approvals
 from directory.api.auth import require_admin
-from directory.api.common import Blueprint, json_response
+from directory.api.common import Blueprint, json_response, per_page
+from directory.api.schemas import PageArgs
 from directory.models.approvals import STATUSES
 
 blp = Blueprint("approvals", __name__, url_prefix="/api/v1/approvals",
@@ -38,11 +39,15 @@ class PendingChangeOut(Schema):
                           metadata={"description": "call-back fields it changes"})
 
 
-class ApprovalFilter(Schema):
-    class Meta:
-        unknown = RAISE
-
+class ApprovalFilter(PageArgs):
     status = fields.String(load_default="pending", validate=validate.OneOf(STATUSES))
+
+
+class ApprovalPage(Schema):
+    items = fields.List(fields.Nested(PendingChangeOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
 
 
 class RejectIn(Schema):
@@ -60,10 +65,11 @@ def _accepted(error: approvals.ApprovalRequired) -> Response:
 @blp.route("")
 class ApprovalList(MethodView):
     @blp.arguments(ApprovalFilter, location="query")
-    @blp.response(200, PendingChangeOut(many=True))
+    @blp.response(200, ApprovalPage)
     def get(self, args: dict[str, Any]) -> Response:
-        """Changes by status (default: pending)"""
-        return json_response(approvals.listing(require_admin(), args["status"]))
+        """Changes by status (default: pending), oldest first, a page at a time"""
+        found = approvals.listing(require_admin(), args["status"], args["page"], per_page(args["per_page"]))
+        return json_response(found.as_dict())
 
 
 @blp.route("/<int:change_id>")

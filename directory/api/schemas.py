@@ -135,6 +135,13 @@ class AccountOut(Schema):
     token = fields.String(metadata={"description": "shown once, at creation"})
 
 
+class AccountPage(Schema):
+    items = fields.List(fields.Nested(AccountOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
 class OrganisationChanges(documents.OrganisationIn):
     """PATCH body: any subset of the organisation's fields (a distinct name for the OpenAPI document)."""
 

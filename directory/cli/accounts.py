@@ -42,8 +42,8 @@ def list_() -> None:
 
     @with_database
     def run() -> None:
-        for row in accounts.list_accounts():
-            orgs = ",".join(row["organisations"])  # type: ignore[arg-type]
+        for row in accounts.list_accounts().items:
+            orgs = ",".join(row["organisations"])
             state = "disabled" if row["disabled"] else "active"
             click.echo(f"{row['id']}\t{row['role']}\t{row['name']}\t{orgs}\t{row['email'] or ''}\t{state}")
 

@@ -32,7 +32,7 @@ def index() -> str:
 
 @bp.get("/accounts")
 def account_list() -> str:
-    rows = accounts.list_accounts()
+    rows = accounts.list_accounts().items
     state = {a.id: a for a in Account.select(Account.id, Account.locked_until, Account.failed_logins,
                                              Account.totp_secret, Account.password_hash)}
     now = runtime.now()
@@ -63,7 +63,7 @@ def freshness() -> str:
 
 @bp.get("/approvals")
 def approval_list() -> str:
-    return render_template("admin/approvals.html", rows=approvals.listing(g.actor))
+    return render_template("admin/approvals.html", rows=approvals.listing(g.actor).items)
 
 
 @bp.post("/approvals/<int:change_id>/<any(approve, reject):decision>")

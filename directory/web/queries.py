@@ -19,6 +19,7 @@ from directory.errors import InvalidInput
 from directory.models.entries import Organisation
 from directory.models.federation import Peer, PeerState
 from directory.models.sync import SyncRun
+from directory.paging import Page
 
 FILTER_NAMES = ("country", "kind", "language", "request_type", "service_type")
 _ASN = re.compile(r"^(?:as)?(\d{1,10})$", re.IGNORECASE)
@@ -48,7 +49,7 @@ def understand(text: str) -> tuple[str, str]:
 
 
 def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
-         per_page: int = 20) -> tuple[organisations.Page, str]:
+         per_page: int = 20) -> tuple[Page, str]:
     """Addresses (IP, AS number, email, domain) are resolved to their holder; anything else is searched.
 
     Returns the results and how the input was understood (text | ip | asn | domain | email). A domain
@@ -65,7 +66,7 @@ def find(text: str, filters: dict[str, Any], actor: Actor, tz: str, page: int,
                      for m in answer["matches"]]
             items = [i for i in items if _passes(i, filters)]
             if items or how != "domain":
-                return organisations.Page(items, len(items), 1, max(len(items), 1)), how
+                return Page(items, len(items), 1, max(len(items), 1)), how
     chosen: dict[str, str | None] = {k: filters.get(k) or None for k in FILTER_NAMES}
     query = search.Query(text=text.strip(), tz=tz, emergency=bool(filters.get("emergency")),
                          open_now=bool(filters.get("open_now")), country=chosen["country"],

@@ -17,7 +17,7 @@ def test_an_account_is_created_with_its_notification_address(client: Any, token_
     # The domain is normalised (compared case-insensitively everywhere); the local part keeps its case.
     assert created.json["email"] == "Desk.Lead@police.example"
     assert Account.get(Account.name == "desk-lead").email == "Desk.Lead@police.example"
-    listed = {a["name"]: a for a in client.get("/api/v1/accounts", headers=auth(admin)).json}
+    listed = {a["name"]: a for a in client.get("/api/v1/accounts", headers=auth(admin)).json["items"]}
     assert listed["desk-lead"]["email"] == "Desk.Lead@police.example"
     assert "token" not in listed["desk-lead"]
 
@@ -102,3 +102,18 @@ def test_a_name_taken_by_a_concurrent_request_is_a_conflict_not_a_500(
     second = client.post("/api/v1/accounts", headers=auth(admin), json={"name": "twin", "role": "reader"})
     assert second.status_code == 409, second.json
     assert row_counts() == before
+
+
+def test_accounts_are_listed_a_page_at_a_time(client: Any, token_for: Any) -> None:
+    # DESIGN.md: page size capped on every list; the listing used to answer every account at once.
+    admin = token_for("admin")
+    for n in range(3):
+        assert client.post("/api/v1/accounts", headers=auth(admin),
+                           json={"name": f"desk-{n}", "role": "reader"}).status_code == 201
+    first = client.get("/api/v1/accounts?per_page=2", headers=auth(admin)).json
+    second = client.get("/api/v1/accounts?per_page=2&page=2", headers=auth(admin)).json
+
+    assert (first["total"], first["page"], first["per_page"], len(first["items"])) == (4, 1, 2, 2)
+    assert [a["id"] for a in first["items"] + second["items"]] == sorted(a.id for a in Account.select())
+    too_big = client.get("/api/v1/accounts?per_page=100000", headers=auth(admin))
+    assert too_big.status_code == 422 and "per_page" in str(too_big.json)
