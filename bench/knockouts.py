@@ -40,6 +40,7 @@ def _timely(_app: Flask) -> None:
 
     # A constant in place of the signature statuses and freshness, so the answer stays valid JSON.
     organisations._timely = lambda _row, _version: {"signatures": []}  # type: ignore[assignment]
+    organisations._timely_json = lambda _current: '{"signatures":[]}'  # type: ignore[assignment]
 
 
 PARTS: dict[str, tuple[str, Callable[[Flask], None]]] = {

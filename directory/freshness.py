@@ -270,6 +270,20 @@ def deadlines(row: Any, policy: Policy) -> list[Deadline]:
     return out
 
 
+def next_change(row: Any, now: int, policy: Policy) -> int | None:
+    """The first instant after `now` at which `evaluate` may answer differently for this row, or None
+    when that depends on more than the row (LDAP contacts are judged by the source's last sync too)."""
+    if _clock(row).get("ldap"):
+        return None
+    warn = policy.warn_days * DAY
+    edges = [edge for deadline in deadlines(row, policy) for edge in (deadline.at - warn, deadline.at)]
+    valid_until = getattr(row, "source_valid_until", None)
+    if valid_until is not None:
+        edges.append(valid_until)
+    later = [edge for edge in edges if edge > now]
+    return min(later) if later else now + 10 * 365 * DAY
+
+
 def set_source_valid_until(registrar: str, valid_until: int | None) -> int:
     """Federation hook: after verifying a peer's checkpoint, record until when its entries are current.
 

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from click.testing import CliRunner
 
-from directory import freshness, runtime
+from directory import freshness, organisations, runtime
 from directory.cli.freshness import freshness_group
 from directory.models.entries import Organisation
 from directory.models.sync import SyncRun
@@ -139,6 +139,33 @@ def test_source_stale_after_the_registrars_checkpoint_lapses(client, clock, make
                                                   "checkpoint since 2026-05-28 20:27 UTC"])
 
 
+def test_next_change_is_the_first_edge_where_the_status_can_move():
+    row = _row(channels=[["phone", T0]], not_after=T0 + 100 * DAY)
+    # Edges (warned 30 days before each deadline): the line's test at 60/90 days, the validity at 70/100,
+    # the confirmation at 150/180.
+    assert freshness.next_change(row, T0, POLICY) == T0 + 60 * DAY
+    assert freshness.next_change(row, T0 + 60 * DAY, POLICY) == T0 + 70 * DAY  # at an edge: the next one
+    assert freshness.evaluate(row, T0 + 60 * DAY - 1, POLICY).status == "fresh"
+    assert freshness.evaluate(row, T0 + 60 * DAY, POLICY).status == "due"
+    checkpoint = _row(source_valid_until=T0 + 60)
+    assert freshness.next_change(checkpoint, T0, POLICY) == T0 + 60
+    # LDAP contacts are judged by their source's last sync as well: no edge can be told from the row.
+    assert freshness.next_change(_row(ldap={"corp": T0}), T0, POLICY) is None
+
+
+def test_a_cached_status_still_changes_at_the_edge(client, clock, make_org):
+    clock(T0)
+    entry_id = make_org(emergency_channels=None)
+    freshness.set_source_valid_until("https://node-a.example", T0 + 10)
+    assert _status(client, entry_id)[0] == "fresh"
+    clock(T0 + 9)
+    assert _status(client, entry_id)[0] == "fresh"
+    clock(T0 + 10)  # within the cache's minute, but at the row's edge
+    assert _status(client, entry_id)[0] == "source_stale"
+    clock(T0 + 5)  # a clock set back is never answered from what was computed later
+    assert _status(client, entry_id)[0] == "fresh"
+
+
 def test_report_counts_and_orders_worst_first(client, clock, make_org, token_for, settings, monkeypatch):
     clock(T0 - 200 * DAY)
     old = make_org(name="Old Telecom", emergency_channels=None)
@@ -162,3 +189,24 @@ def test_report_counts_and_orders_worst_first(client, clock, make_org, token_for
     assert lines[0].startswith("3 entries at ") and "1 fresh, 1 due, 1 stale" in lines[0]
     assert lines[1].startswith("stale        Old Telecom") and "entry not confirmed since" in lines[2]
     runtime.set_clock(None)
+
+
+def test_the_time_dependent_fields_are_computed_once_until_they_can_change(app, clock, monkeypatch):
+    computed = []
+    monkeypatch.setattr(organisations, "_timely",
+                        lambda row, _version: computed.append(row.entry_id) or {"signatures": []})
+    clock(T0)
+
+    def current(entry_id, **clocks):
+        clocks = {"keys": [], "channels": [], "ldap": {}, **clocks}
+        return organisations._Current(entry_id, "https://node-a.example", 1, "d" * 64, T0 + 300 * DAY, T0,
+                                      json.dumps(clocks), None, b"{}", "[]")
+
+    for _ in range(3):
+        organisations._timely_json(current("urn:cpd:test:plain"))
+    for _ in range(2):  # LDAP contacts: judged by the source's last sync too, so never kept
+        organisations._timely_json(current("urn:cpd:test:ldap", ldap={"corp": T0}))
+    clock(T0 + organisations.TIMELY_SECONDS)  # kept a minute at most (signature statuses move with time)
+    organisations._timely_json(current("urn:cpd:test:plain"))
+
+    assert computed == ["urn:cpd:test:plain"] + ["urn:cpd:test:ldap"] * 2 + ["urn:cpd:test:plain"]
