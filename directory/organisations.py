@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +102,7 @@ def read_json(entry_id: str, actor: Actor) -> tuple[str, VersionInfo]:
 TIMELY_SECONDS = 60
 _TIMELY_SIZE = 4096
 _timely_cache: OrderedDict[tuple[Any, ...], tuple[int, int, str]] = OrderedDict()
+_timely_lock = threading.Lock()
 
 
 def _timely_json(current: _Current) -> str:
@@ -116,10 +118,11 @@ def _timely_json(current: _Current) -> str:
     text = json.dumps(_timely(current, current), ensure_ascii=False, separators=(",", ":"))
     changes = freshness.next_change(current, now, policy)
     if changes is not None:
-        _timely_cache[key] = (now, min(changes, now + TIMELY_SECONDS), text)
-        _timely_cache.move_to_end(key)
-        while len(_timely_cache) > _TIMELY_SIZE:
-            _timely_cache.popitem(last=False)
+        with _timely_lock:  # the worker's threads share the cache; a lookup reads it without the lock
+            _timely_cache.pop(key, None)  # an expired entry: store the new one as the newest
+            _timely_cache[key] = (now, min(changes, now + TIMELY_SECONDS), text)
+            while len(_timely_cache) > _TIMELY_SIZE:
+                _timely_cache.popitem(last=False)
     return text
 
 
