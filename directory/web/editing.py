@@ -45,18 +45,7 @@ def _loaded(changes: dict[str, Any]) -> dict[str, Any]:
         return documents.load(changes, partial=True)
     except ValidationError as exc:
         messages = exc.messages if isinstance(exc.messages, dict) else {"form": exc.messages}
-        raise InvalidInput("some fields are not valid; see below", _flat(messages)) from None
-
-
-def _flat(messages: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in messages.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_flat(value, name + "."))
-        else:
-            out[name] = value
-    return out
+        raise InvalidInput("some fields are not valid; see below", documents.error_paths(messages)) from None
 
 
 def save_organisation(entry_id: str, form: Mapping[str, str], version: int, actor: Actor) -> VersionInfo:
