@@ -141,6 +141,12 @@ def write() -> Iterator[None]:
             yield
 
 
+def for_update(query: Any) -> Any:
+    """`query` locking the rows it reads until the write transaction ends, for a read-then-write on
+    PostgreSQL; SQLite's IMMEDIATE write transaction already serialises writers."""
+    return query if is_sqlite() else query.for_update()
+
+
 @contextmanager
 def joined() -> Iterator[None]:
     """Join the caller's transaction, or open a write transaction when there is none.

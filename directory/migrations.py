@@ -90,6 +90,20 @@ def _web_sessions() -> None:
     db.database.create_tables([WebSession], safe=True)
 
 
+def _journal_leaves_per_signature() -> None:
+    """Drop the unique (entry_id, version) of journal leaves: a version its organisation signs later is
+    journaled again. DROP INDEX rebuilds no table (TRAPS.md 22 does not arise); a database made after
+    this release never had the index, so it is looked up rather than assumed."""
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    from directory.models.federation import JournalLeaf
+
+    table = JournalLeaf._meta.table_name
+    migrator = SchemaMigrator.from_database(db.database.obj)
+    migrate(*(migrator.drop_index(table, index.name) for index in db.database.get_indexes(table)
+              if index.unique and set(index.columns) == {"entry_id", "version"}))
+
+
 STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (1, "initial schema", _initial),
     (2, "freshness clocks, job leases and runs, outbox, account email", _freshness_jobs_outbox),
@@ -99,6 +113,8 @@ STEPS: list[tuple[int, str, Callable[[], None]]] = [
     (6, "search rows carry filters (inside the full-text index), registrar and clocks", _search_filters),
     (7, "accounts remember the last TOTP step accepted (a code signs in once)", _totp_once),
     (8, "web sessions kept on the server (signing out ends them)", _web_sessions),
+    (9, "a version may have several journal leaves (its organisation's signature added)",
+     _journal_leaves_per_signature),
 ]
 
 

@@ -2,8 +2,9 @@
 
 The registrar node signs every version it accepts; an organisation may add its own detached signature
 (`gpg --detach-sign --armor` over the exact canonical bytes) with one of the keys listed in its entry
-for that use. Statuses are computed under the directory's key policy (`directory.keys`) and cached
-briefly per version, because they change only with time (expiry) or a new key document.
+for that use; the version is then journaled again, so that peers receive the signature. Statuses are
+computed under the directory's key policy (`directory.keys`) and cached briefly per version, because
+they change only with time (expiry) or a new key document.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from directory import audit, db, runtime
 from directory.actors import Actor
 from directory.errors import Conflict, Forbidden, InvalidInput, NotFound
+from directory.federation import journal
 from directory.keys import SignatureRecord, inspect_key, parse_canonical, verify_detached
 from directory.models.entries import EntryVersion
 
@@ -80,8 +82,10 @@ def attach(entry_id: str, version: int, signature: str, actor: Actor) -> list[di
     if not actor.can_edit(entry_id):
         raise Forbidden("only the organisation's publishers or an admin may add its signature")
     with db.write():
-        row = EntryVersion.get_or_none((EntryVersion.entry_id == entry_id) &
-                                       (EntryVersion.version == version))
+        # Locked: two signatures added at once must not both extend the same list (the journal would
+        # hold a leaf whose list is no prefix of the stored one).
+        row: EntryVersion | None = db.for_update(EntryVersion.select().where(
+            (EntryVersion.entry_id == entry_id) & (EntryVersion.version == version))).first()
         if row is None:
             raise NotFound(f"organisation {entry_id} has no version {version}")
         payload = bytes(row.payload)
@@ -110,7 +114,9 @@ def attach(entry_id: str, version: int, signature: str, actor: Actor) -> list[di
             raise InvalidInput("this version already carries a signature by that key")
         records.append(SignatureRecord(signer=entry_id, key_fpr=verdict.key_fpr,
                                        sig=signature.strip() + "\n").__dict__)
-        EntryVersion.update(signatures=json.dumps(records)).where(EntryVersion.id == row.id).execute()
-        audit.record(actor, "entry.sign", entry_id, "ok", {"version": version, "key": verdict.key_fpr})
         row.signatures = json.dumps(records)
+        EntryVersion.update(signatures=row.signatures).where(EntryVersion.id == row.id).execute()
+        # Journaled again with the longer list, or peers never receive the organisation's signature.
+        journal.append(doc, payload, row.signatures)
+        audit.record(actor, "entry.sign", entry_id, "ok", {"version": version, "key": verdict.key_fpr})
     return statuses(row)

@@ -98,8 +98,11 @@ class Entry(MethodView):
         if found is None:
             raise NotFound(f"no entry {entry_id} is registered at this node")
         version, envelope = found
-        tag = f'"{version.digest}"'
-        if request.if_none_match and request.if_none_match.contains(version.digest):
+        # The envelope's digest, not the payload's: the organisation's signature added to the version
+        # changes the envelope, and a peer holding the shorter one must not be told it is current.
+        leaf = journal.leaf_of(envelope)
+        tag = f'"{leaf}"'
+        if request.if_none_match and request.if_none_match.contains(leaf):
             return Response(status=304, headers={"ETag": tag})
         return Response(envelope, status=410 if version.tombstone else 200, mimetype=JSON,
                         headers={"ETag": tag})

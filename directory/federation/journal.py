@@ -4,6 +4,8 @@ A leaf is sha256 of the envelope bytes exactly as served; the head after leaf n 
 `h_n = sha256(h_(n-1) || leaf_n)` over the raw 32-byte digests, with `h_0` all zeros. `append` runs inside
 the transaction that writes the version, so a version is never visible without its leaf, nor a leaf
 without its version. Envelopes are rebuilt from the stored payload and signatures, never re-signed.
+A version its organisation signs later (`signatures.attach`) is journaled again, with the longer
+signature list, so that peers receive the signature: a version may have several leaves.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import peewee
 
 from directory import db, runtime
 from directory.errors import Forbidden
@@ -54,10 +58,10 @@ def envelope_of(payload: bytes, signatures: str) -> bytes:
 def _journaled_envelope(payload: bytes, signatures: str, leaf: str) -> bytes:
     """The envelope of a stored version as it was journaled (its leaf), for `changes` and `snapshot`.
 
-    An organisation may add its own signature to a version later (`signatures.attach`); serving the
-    longer list would change the leaf and break the chain every peer checks. Signatures are only ever
-    appended, so the journaled list is a prefix of today's. With no prefix matching (a damaged row),
-    today's envelope is served and the peer's check refuses it.
+    An organisation may add its own signature to a version later (`signatures.attach`), which journals
+    the version again; serving the longer list for the earlier leaf would change it and break the chain
+    every peer checks. Signatures are only ever appended, so each leaf's list is a prefix of today's.
+    With no prefix matching (a damaged row), today's envelope is served and the peer's check refuses it.
     """
     records = json.loads(signatures)
     current = _envelope(payload, records)
@@ -76,7 +80,8 @@ def _envelope(payload: bytes, records: list[dict[str, str]]) -> bytes:
 
 
 def append(doc: dict[str, Any], payload: bytes, signatures: str) -> int:
-    """Give a just-written local version the next seq; call inside the write transaction."""
+    """Give a just-written local version, or one whose signatures just grew, the next seq; call inside
+    the write transaction."""
     _check_scope(doc)
     with db.write():
         if not db.is_sqlite():
@@ -139,13 +144,18 @@ def changes(after: int, limit: int) -> list[Item]:
 
 
 def snapshot(after: int, limit: int) -> list[Item]:
-    """Current versions of live local entries, ordered by the seq of that version's leaf."""
+    """Current versions of live local entries, ordered by the seq of that version's last leaf."""
+    later = JournalLeaf.alias()
+    # A version signed again has an older leaf with fewer signatures: serve the entry once, as it is now.
+    resigned = later.select().where((later.entry_id == JournalLeaf.entry_id)
+                                    & (later.version == JournalLeaf.version) & (later.seq > JournalLeaf.seq))
     query = (JournalLeaf.select(*_COLUMNS)
              .join(EntryVersion, on=((EntryVersion.entry_id == JournalLeaf.entry_id)
                                      & (EntryVersion.version == JournalLeaf.version)))
              .join(Organisation, on=((Organisation.entry_id == JournalLeaf.entry_id)
                                      & (Organisation.version == JournalLeaf.version)))
-             .where((JournalLeaf.seq > after) & (Organisation.deleted == False))  # noqa: E712
+             .where((JournalLeaf.seq > after) & (Organisation.deleted == False)  # noqa: E712
+                    & ~peewee.fn.EXISTS(resigned))
              .order_by(JournalLeaf.seq).limit(limit))
     return list(_items(query))
 

@@ -97,14 +97,16 @@ def _apply(peer: Peer, cp: verify.Checkpoint, accepted: list[verify.Accepted],
            started_from: tuple[int, str]) -> None:
     """Store every accepted version and the new checkpoint in one transaction."""
     now = runtime.now()
+    versions = [a for a in accepted if not a.signed_again]
     with db.write():
         _check_unchanged(peer, started_from)
         rows = [{"entry_id": a.doc["entry_id"], "version": a.doc["version"], "payload": a.payload,
                  "digest": a.digest, "signatures": a.signatures, "tombstone": a.tombstone,
-                 "created_at": a.doc["iat"], "actor": f"peer:{peer.name}"} for a in accepted]
+                 "created_at": a.doc["iat"], "actor": f"peer:{peer.name}"} for a in versions]
         _insert(EntryVersion, rows)
-        latest = {a.doc["entry_id"]: a for a in accepted}  # only an entry's newest version is projected
-        live = {a.doc["entry_id"]: a for a in accepted if not a.tombstone}
+        _add_signatures([a for a in accepted if a.signed_again])
+        latest = {a.doc["entry_id"]: a for a in versions}  # only an entry's newest version is projected
+        live = {a.doc["entry_id"]: a for a in versions if not a.tombstone}
         for entry_id, item in latest.items():
             if item.tombstone and entry_id in live:
                 # A tombstone only marks a row deleted; an entry created and deleted since the last
@@ -120,6 +122,15 @@ def _apply(peer: Peer, cp: verify.Checkpoint, accepted: list[verify.Accepted],
         peers.mark_source(peer.node_id, cp.valid_until)
         audit.record(FEDERATION, "federation.pull", peer.name, "ok",
                      {"applied": len(accepted), "size": cp.size, "valid_until": cp.valid_until})
+
+
+def _add_signatures(signed_again: list[verify.Accepted]) -> None:
+    """Versions signed again (in journal order, so the longest list is written last): their signatures
+    are the only thing that changes, and no view holds them (`signatures.statuses` reads them)."""
+    for item in signed_again:
+        EntryVersion.update(signatures=item.signatures).where(
+            (EntryVersion.entry_id == item.doc["entry_id"]) & (EntryVersion.version == item.doc["version"])
+        ).execute()
 
 
 def _check_unchanged(peer: Peer, started_from: tuple[int, str]) -> None:

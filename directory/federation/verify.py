@@ -20,7 +20,7 @@ from directory.errors import DirectoryError
 from directory.federation import journal
 from directory.federation.node import CHECKPOINT_TYP
 from directory.keys import CanonicalError, envelope_bytes, open_envelope, verify_envelope
-from directory.models.entries import Organisation
+from directory.models.entries import EntryVersion, Organisation
 from directory.models.federation import Peer, PeerState, RemoteLeaf
 
 CLOCK_SKEW = 300
@@ -60,6 +60,7 @@ class Accepted:
     payload: bytes
     digest: str
     signatures: str  # JSON list, as EntryVersion stores it
+    signed_again: bool = False  # a version already accepted, journaled again with more signatures
 
     @property
     def tombstone(self) -> bool:
@@ -192,12 +193,13 @@ class JournalCheck:
             raise Rejected(f"{what}: envelope does not match the item's entry id and version", attack=True)
         self._check_document(doc, what)
         digest = hashlib.sha256(payload).hexdigest()
-        self._check_version(doc, what)
+        signed_again = self._check_version(doc, payload, item["envelope"]["signatures"], what)
         leaf = journal.leaf_of(raw)
         self.head = journal.chain(self.head, leaf)
         signatures = json.dumps(item["envelope"]["signatures"], separators=(",", ":"))
-        self.accepted.append(Accepted(seq, leaf, doc, payload, digest, signatures))
-        self.known[doc["entry_id"]] = (doc["version"], digest, doc["typ"] == documents.TOMBSTONE_TYP)
+        self.accepted.append(Accepted(seq, leaf, doc, payload, digest, signatures, signed_again))
+        if not signed_again:
+            self.known[doc["entry_id"]] = (doc["version"], digest, doc["typ"] == documents.TOMBSTONE_TYP)
 
     def _check_document(self, doc: dict[str, Any], what: str) -> None:
         if doc.get("typ") not in (documents.TYP, documents.TOMBSTONE_TYP):
@@ -217,16 +219,50 @@ class JournalCheck:
             raise Rejected(f"{what}: {doc.get('kind')} in {doc.get('country')} is outside the scope "
                            f"accepted from {self.peer.name}", attack=True)
 
-    def _check_version(self, doc: dict[str, Any], what: str) -> None:
+    def _check_version(self, doc: dict[str, Any], payload: bytes, records: list[Any], what: str) -> bool:
+        """True for a version already accepted, signed again; raises unless the item is that or the
+        entry's next version."""
         version, digest, deleted = self.known.get(doc["entry_id"], (0, None, False))
         if doc["version"] <= version:
-            raise Rejected(f"{what}: replay: version {doc['version']} of {doc['entry_id']} is not newer "
-                           f"than the accepted {version}", attack=True)
+            self._check_signed_again(doc, payload, records, version, what)
+            return True
         if deleted:
             raise Rejected(f"{what}: {doc['entry_id']} was deleted; it cannot change again", attack=True)
         if doc["version"] != version + 1 or doc.get("prev") != digest:
             raise Rejected(f"{what}: version {doc['version']} of {doc['entry_id']} does not follow the "
                            f"accepted version {version}", attack=True)
+        return False
+
+    def _check_signed_again(self, doc: dict[str, Any], payload: bytes, records: list[Any], newest: int,
+                            what: str) -> None:
+        """An accepted version comes again only when its organisation signed it at the registrar
+        (`signatures.attach`): the same bytes, the accepted signatures first and unchanged, and more of
+        them (`signed_payload` verified every one, as for a new version). Anything else is a replay
+        or a forgery."""
+        entry_id, version = doc["entry_id"], doc["version"]
+        accepted = self._accepted_version(entry_id, version)
+        if accepted is None:
+            raise Rejected(f"{what}: replay: version {version} of {entry_id} is not newer than the "
+                           f"accepted {newest}", attack=True)
+        if payload != accepted[0]:
+            raise Rejected(f"{what}: version {version} of {entry_id} was accepted with other content",
+                           attack=True)
+        before = json.loads(accepted[1])
+        if records[:len(before)] != before:
+            raise Rejected(f"{what}: the signatures of version {version} of {entry_id} do not begin with "
+                           "the accepted ones", attack=True)
+        if len(records) == len(before):
+            raise Rejected(f"{what}: replay: version {version} of {entry_id} was accepted with these "
+                           "signatures", attack=True)
+
+    def _accepted_version(self, entry_id: str, version: int) -> tuple[bytes, str] | None:
+        """Payload and signatures (JSON) of a version as accepted: earlier in this pull, else stored."""
+        for done in reversed(self.accepted):
+            if (done.doc["entry_id"], done.doc["version"]) == (entry_id, version):
+                return done.payload, done.signatures
+        row = EntryVersion.get_or_none((EntryVersion.entry_id == entry_id)
+                                       & (EntryVersion.version == version))
+        return (bytes(row.payload), row.signatures) if row is not None else None
 
     def _load_known(self, items: list[Any]) -> None:
         ids = {i["entry_id"] for i in items if isinstance(i, dict) and isinstance(i.get("entry_id"), str)}

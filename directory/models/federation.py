@@ -1,8 +1,9 @@
 """Federation: this node's journal, the peers it pulls from and what it last accepted from each.
 
 `JournalLeaf` is append-only and gapless (`seq` 1, 2, 3 ...); `head` is the hash chain up to that leaf, so
-a checkpoint (size, head) commits to the whole history. `RemoteLeaf` keeps the leaves seen from each peer,
-so a peer that rewrites its history is caught at the first seq it changed.
+a checkpoint (size, head) commits to the whole history. A version has one leaf, and one more each time its
+organisation adds its own signature to it. `RemoteLeaf` keeps the leaves seen from each peer, so a peer
+that rewrites its history is caught at the first seq it changed.
 """
 
 from __future__ import annotations
@@ -19,9 +20,6 @@ class JournalLeaf(BaseModel):
     leaf = peewee.CharField(max_length=64)  # sha256 hex of the stored envelope bytes
     head = peewee.CharField(max_length=64)  # h_seq = sha256(h_(seq-1) || leaf), hex
     at = peewee.BigIntegerField()
-
-    class Meta:
-        indexes = ((("entry_id", "version"), True),)
 
 
 class Peer(BaseModel):

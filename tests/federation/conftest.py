@@ -41,6 +41,12 @@ def stranger_key(tmp_path_factory: pytest.TempPathFactory) -> NodeKey:
     return _key(tmp_path_factory, "stranger")
 
 
+@pytest.fixture(scope="session")
+def org_keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[NodeKey, NodeKey]:
+    """Two signing keys of an organisation registered at the peer (listed in its entry)."""
+    return _key(tmp_path_factory, "org-a"), _key(tmp_path_factory, "org-b")
+
+
 @pytest.fixture
 def fake_peer(app: Any, peer_key: NodeKey) -> Iterator[FakePeer]:
     peer = FakePeer(peer_key).start()

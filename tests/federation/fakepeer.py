@@ -7,7 +7,7 @@ import hashlib
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,7 +15,15 @@ from urllib.parse import parse_qs, urlsplit
 
 from directory import contacts, documents, runtime
 from directory.federation import journal, node
-from directory.keys import NodeKey, canonical_bytes, parse_canonical
+from directory.keys import (
+    NodeKey,
+    SignatureRecord,
+    canonical_bytes,
+    envelope_bytes,
+    make_envelope,
+    open_envelope,
+    parse_canonical,
+)
 from tests import factories
 
 Route = Callable[[dict[str, str]], tuple[int, bytes]]
@@ -63,11 +71,15 @@ class FakePeer:
 
     # --- the peer's registrations -------------------------------------------------------------
 
-    def create(self, **overrides: Any) -> str:
+    def create(self, *, org_keys: Sequence[NodeKey] = (), **overrides: Any) -> str:
+        """A new entry; `org_keys` are listed in it as the organisation's own signing keys."""
         now = runtime.now()
         fields = {k: v for k, v in documents.load(factories.organisation(**overrides)).items()
                   if v is not None}
         fields["contacts"] = contacts.merge([], fields.get("contacts", []), None, now)
+        if org_keys:
+            fields["keys"] = [{"fingerprint": k.fingerprint, "public_key": k.public_armored.strip() + "\n",
+                               "use": "organisation"} for k in org_keys]
         entry_id = f"urn:cpd:127.0.0.1:{self.server.server_address[1]}:{uuid.uuid4()}"
         doc = {"typ": documents.TYP, "entry_id": entry_id, "registrar": self.node_id, "version": 1,
                "prev": None, "iat": now, "confirmed_at": now, "not_after": now + 300 * 86400, **fields}
@@ -92,6 +104,29 @@ class FakePeer:
         self.leaves.append(leaf)
         self.current[doc["entry_id"]] = doc
         return leaf
+
+    def signed_version(self, entry_id: str,
+                       version: int | None = None) -> tuple[bytes, list[SignatureRecord]]:
+        """Payload and signatures of a version as its latest leaf carries them (default: the current one)."""
+        version = self.current[entry_id]["version"] if version is None else version
+        leaf = [x for x in self.leaves if (x.entry_id, x.version) == (entry_id, version)][-1]
+        return open_envelope(leaf.envelope)
+
+    def journal_again(self, entry_id: str, version: int, payload: bytes,
+                      records: Sequence[SignatureRecord]) -> Leaf:
+        """Append a leaf for a version already journaled (tests craft bad ones too)."""
+        envelope = envelope_bytes(make_envelope(payload, list(records)))
+        leaf = Leaf(len(self.leaves) + 1, entry_id, version, envelope)
+        self.leaves.append(leaf)
+        return leaf
+
+    def attach(self, entry_id: str, key: NodeKey, version: int | None = None) -> Leaf:
+        """What `signatures.attach` makes a real node do: the organisation's signature is added to a
+        version, which is journaled again with the longer list."""
+        version = self.current[entry_id]["version"] if version is None else version
+        payload, records = self.signed_version(entry_id, version)
+        return self.journal_again(entry_id, version, payload,
+                                  [*records, SignatureRecord(entry_id, key.fingerprint, key.sign(payload))])
 
     # --- what it serves --------------------------------------------------------------------------
 

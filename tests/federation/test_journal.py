@@ -210,20 +210,40 @@ def test_a_request_signed_for_another_node_is_refused(client: FlaskClient, fake_
     assert "does not verify" in response.get_json()["message"]
 
 
-def test_the_organisations_own_signature_leaves_the_served_journal_as_checkpointed(
-        make_org: Callable[..., str], peer_key: NodeKey):
-    """Attaching the organisation's signature to a version adds to its stored signatures; the journal
-    must still serve that version's envelope as it was journaled, or the leaves no longer chain to the
-    checkpoint head and every peer refuses this node's journal as rewritten history."""
+def test_the_organisations_own_signature_journals_the_version_again(make_org: Callable[..., str],
+                                                                     peer_key: NodeKey):
+    """Attaching the organisation's signature to a version appends a leaf for that version with the
+    longer list, so peers receive it; the earlier leaves are still served as they were journaled, or
+    they no longer chain to the checkpoint head and every peer refuses this node's journal as rewritten."""
     entry_id = make_org(keys=[{"public_key": peer_key.public_armored, "use": "organisation"}])
-    make_org(name="Second Telecom")
+    second = make_org(name="Second Telecom")
     payload = EntryVersion.get(EntryVersion.entry_id == entry_id).payload
     signatures.attach(entry_id, 1, peer_key.sign(bytes(payload)), ADMIN)
-    assert len(json.loads(EntryVersion.get(EntryVersion.entry_id == entry_id).signatures)) == 2
+    items = journal.changes(0, 10)
+    assert [(i.seq, i.entry_id, i.version) for i in items] == [(1, entry_id, 1), (2, second, 1),
+                                                               (3, entry_id, 1)]
+    assert [len(json.loads(i.envelope)["signatures"]) for i in items] == [1, 1, 2]
     head = journal.GENESIS
-    for item in journal.changes(0, 10):
+    for item in items:
         head = journal.chain(head, journal.leaf_of(item.envelope))
-    assert (2, head) == journal.state()
+    assert (3, head) == journal.state()
+    stored = EntryVersion.get(EntryVersion.entry_id == entry_id)
+    assert items[2].envelope == journal.envelope_of(stored.payload, stored.signatures)
+    # A snapshot serves each live entry once, as it is now.
+    assert [(i.seq, i.envelope) for i in journal.snapshot(0, 10)] == [(2, items[1].envelope),
+                                                                      (3, items[2].envelope)]
+
+
+def test_an_entrys_etag_changes_when_its_organisation_signs_it(client: FlaskClient, requester: NodeKey,
+                                                               make_org: Callable[..., str],
+                                                               peer_key: NodeKey):
+    entry_id = make_org(keys=[{"public_key": peer_key.public_armored, "use": "organisation"}])
+    path = f"/federation/v1/entries/{entry_id}"
+    tag = get(client, requester, path).headers["ETag"]
+    payload = EntryVersion.get(EntryVersion.entry_id == entry_id).payload
+    signatures.attach(entry_id, 1, peer_key.sign(bytes(payload)), ADMIN)
+    again = client.get(path, headers={**signed(requester, path, nonce="n2"), "If-None-Match": tag})
+    assert again.status_code == 200 and len(json.loads(again.data)["signatures"]) == 2
 
 
 def test_a_page_position_beyond_any_database_integer_is_refused(client: FlaskClient, requester: NodeKey):

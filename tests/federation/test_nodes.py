@@ -137,3 +137,33 @@ def test_entry_created_changed_and_deleted_on_a_follows_on_b_and_c(nodes: dict[s
 
     # An unsigned or unknown requester is refused by the federation endpoints of a real node.
     assert a.request("GET", "/federation/v1/checkpoint")[0] == 401
+
+
+@pytest.mark.slow
+def test_a_signature_the_organisation_adds_on_a_reaches_b(nodes: dict[str, Node], tmp_path: Path) -> None:
+    """The organisation signs its published version at its registrar after b pulled it: b shows the
+    signature, valid and the organisation's, after its next pull (it used to keep the registrar's only)."""
+    a, b = nodes["a"], nodes["b"]
+    b.run("peers", "add", "a", a.url, "--fingerprint", a.fingerprint)
+    a.run("peers", "add", "b", b.url, "--fingerprint", b.fingerprint)
+    token = a.run("accounts", "create", "--role", "admin", "--name", "Admin A").strip().splitlines()[-1]
+    bearer = {"Authorization": f"Bearer {token}"}
+    org = init_node_key(tmp_path / "org", "https://telecom.example")
+    keys = [{"public_key": org.public_armored, "use": "organisation"}]
+    status, body, _ = a.request("POST", "/api/v1/organisations", factories.organisation(keys=keys), **bearer)
+    assert status == 201, body
+    path = f"/api/v1/organisations/{body['id']}"
+    _pull(b)
+    assert [s["role"] for s in b.request("GET", path)[1]["signatures"]] == ["registrar"]
+
+    request = urllib.request.Request(f"{a.url}{path}/versions/1/canonical", headers=bearer)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        payload = response.read()
+    status, body, _ = a.request("POST", f"{path}/versions/1/signatures", {"signature": org.sign(payload)},
+                                **bearer)
+    assert status == 201, body
+    _pull(b)
+    shown = b.request("GET", path)[1]["signatures"]
+    assert [(s["role"], s["key_fpr"], s["status"]) for s in shown] == [
+        ("registrar", a.fingerprint, "valid"), ("organisation", org.fingerprint, "valid")]
+

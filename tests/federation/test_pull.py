@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from directory import entries, runtime
+from directory import entries, runtime, signatures
 from directory.errors import Conflict
 from directory.federation import journal, node
 from directory.federation.pull import PullResult, pull_peer
 from directory.federation.transport import HttpTransport
-from directory.keys import NodeKey
+from directory.keys import NodeKey, SignatureRecord
 from directory.models.audit import AuditEvent
 from directory.models.entries import EntryVersion, Organisation
 from directory.models.federation import Peer, PeerState
@@ -35,7 +35,10 @@ def store() -> dict[str, Any]:
     # The failure itself is recorded on the peer's state: only the accepted checkpoint must not move.
     states = [(s.size, s.head, s.iat, s.valid_until) for s in PeerState.select() if s.head]
     rows = {name: count for name, count in row_counts().items() if name != "PeerState"}
-    return {"rows": rows, "orgs": orgs, "states": states}
+    # Signatures too: a version's stored list may grow in place (a signature its organisation added).
+    versions = [(v.entry_id, v.version, v.digest, v.signatures) for v in EntryVersion.select().order_by(
+        EntryVersion.entry_id, EntryVersion.version)]
+    return {"rows": rows, "orgs": orgs, "states": states, "versions": versions}
 
 
 def refused(result: PullResult, reason: str, *, attack: bool = True) -> None:
@@ -332,3 +335,65 @@ def test_a_pull_that_finishes_after_a_newer_one_does_not_move_the_state_back(fak
     assert PeerState.get().size == 2
     result = pull_peer("peer")
     assert result.ok, result.reason
+
+
+@pytest.mark.parametrize("when", ["after the pull", "before the first pull", "to an older version"])
+def test_a_signature_the_organisation_added_at_the_peer_reaches_this_node(
+        fake_peer: FakePeer, pin: Callable[..., Peer], org_keys: tuple[NodeKey, NodeKey], when: str):
+    """The registrar journals a version again when its organisation signs it: this node stores the longer
+    signature list and shows the signature as the organisation's (it never got there before)."""
+    org = org_keys[0]
+    entry_id = fake_peer.create(org_keys=[org])
+    pin()
+    if when == "to an older version":
+        fake_peer.update(entry_id, name="Renamed Telecom")
+    if when != "before the first pull":
+        assert pull_peer("peer").ok
+    fake_peer.attach(entry_id, org, version=1)
+    result = pull_peer("peer")
+    assert result.ok, result.reason
+    row = EntryVersion.get((EntryVersion.entry_id == entry_id) & (EntryVersion.version == 1))
+    assert journal.envelope_of(row.payload, row.signatures) == fake_peer.leaves[-1].envelope
+    assert [(s["role"], s["key_fpr"], s["status"]) for s in signatures.statuses(row)] == [
+        ("registrar", fake_peer.key.fingerprint, "valid"), ("organisation", org.fingerprint, "valid")]
+    # The projection stays on the entry's newest version; the next pull, with nothing new, succeeds.
+    assert Organisation.get(Organisation.entry_id == entry_id).version == (
+        2 if when == "to an older version" else 1)
+    assert pull_peer("peer").ok
+
+
+@pytest.mark.parametrize(("case", "reason"), [
+    ("other payload", "was accepted with other content"),
+    ("record dropped", "do not begin with the accepted ones"),
+    ("list shortened", "do not begin with the accepted ones"),
+    ("record relabelled", "do not begin with the accepted ones"),
+    ("record that does not verify", "seq 3: a signature does not verify"),
+    ("same list again", "seq 3: replay: version 1 of"),
+])
+def test_a_version_journaled_again_may_only_add_signatures_that_verify(
+        fake_peer: FakePeer, pin: Callable[..., Peer], org_keys: tuple[NodeKey, NodeKey], case: str,
+        reason: str):
+    first, second = org_keys
+    entry_id = fake_peer.create(org_keys=org_keys)
+    pin()
+    fake_peer.attach(entry_id, first)
+    assert pull_peer("peer").ok  # stored: the registrar's signature, then the organisation's
+    payload, records = fake_peer.signed_version(entry_id)
+    registrar, own = records
+    extra = SignatureRecord(entry_id, second.fingerprint, second.sign(payload))
+    if case == "other payload":
+        fake_peer.publish(dict(fake_peer.current[entry_id], name="Rewritten Telecom"))
+    else:
+        fake_peer.journal_again(entry_id, 1, payload, {
+            "record dropped": [registrar, extra],
+            "list shortened": [registrar],
+            # Still a valid signature, now passed off as the registrar's.
+            "record relabelled": [registrar, SignatureRecord(fake_peer.node_id, own.key_fpr, own.sig), extra],
+            "record that does not verify": [
+                registrar, own, SignatureRecord(entry_id, second.fingerprint, second.sign(payload + b" "))],
+            "same list again": [registrar, own],
+        }[case])
+    before = store()
+    refused(pull_peer("peer"), reason)
+    assert store() == before
+
