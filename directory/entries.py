@@ -160,10 +160,8 @@ def _payload(row: Organisation) -> bytes:
 
 
 def _current_for_update(entry_id: str) -> Organisation:
-    query = Organisation.select().where(Organisation.entry_id == entry_id)
-    if not db.is_sqlite():
-        query = query.for_update()  # SQLite's IMMEDIATE transaction already serialises writers
-    row: Organisation | None = query.first()
+    row: Organisation | None = db.for_update(Organisation.select().where(
+        Organisation.entry_id == entry_id)).first()
     if row is None:
         raise NotFound(f"no organisation {entry_id}")
     if row.deleted:

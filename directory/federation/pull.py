@@ -137,10 +137,8 @@ def _check_unchanged(peer: Peer, started_from: tuple[int, str]) -> None:
     """Refuse to apply when another pull of this peer (the scheduler's and an operator's at once) has
     applied since this one read the state: its older checkpoint would move the state back, and every
     later pull would then meet its own entries again and refuse them as a replay."""
-    query = PeerState.select(PeerState.size, PeerState.head).where(PeerState.peer == peer.id)
-    if not db.is_sqlite():
-        query = query.for_update()  # SQLite's IMMEDIATE transaction already serialises writers
-    row = query.first()
+    row = db.for_update(PeerState.select(PeerState.size, PeerState.head).where(
+        PeerState.peer == peer.id)).first()
     now_at = (row.size, row.head) if row is not None and row.head else (0, journal.GENESIS)
     if now_at != started_from:
         raise Conflict(f"another pull of {peer.name} applied the journal up to {now_at[0]} "

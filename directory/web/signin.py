@@ -103,9 +103,7 @@ def end(session_id: str, actor: Actor) -> None:
 def _for_update(account: Account) -> Account:
     """The account's lock state as committed now, the row locked until the transaction ends."""
     query = Account.select(Account.failed_logins, Account.locked_until).where(Account.id == account.id)
-    if not db.is_sqlite():
-        query = query.for_update()  # SQLite's IMMEDIATE transaction already serialises writers
-    current: Account | None = query.first()
+    current: Account | None = db.for_update(query).first()
     return current or account
 
 
