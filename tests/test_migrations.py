@@ -47,4 +47,3 @@ def test_step_9_lets_a_version_be_journaled_again(app: Flask, make_org: Callable
     # A second leaf for the version (as when its organisation signs it) now fits.
     journal.append(parse_canonical(bytes(version.payload)), bytes(version.payload), version.signatures)
     assert [(x.entry_id, x.version) for x in JournalLeaf.select()] == [(version.entry_id, 1)] * 2
-

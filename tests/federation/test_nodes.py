@@ -166,4 +166,3 @@ def test_a_signature_the_organisation_adds_on_a_reaches_b(nodes: dict[str, Node]
     shown = b.request("GET", path)[1]["signatures"]
     assert [(s["role"], s["key_fpr"], s["status"]) for s in shown] == [
         ("registrar", a.fingerprint, "valid"), ("organisation", org.fingerprint, "valid")]
-

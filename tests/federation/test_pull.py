@@ -396,4 +396,3 @@ def test_a_version_journaled_again_may_only_add_signatures_that_verify(
     before = store()
     refused(pull_peer("peer"), reason)
     assert store() == before
-
