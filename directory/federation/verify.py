@@ -19,7 +19,7 @@ from directory import documents, runtime
 from directory.errors import DirectoryError
 from directory.federation import journal
 from directory.federation.node import CHECKPOINT_TYP
-from directory.keys import CanonicalError, envelope_bytes, open_envelope, verify_envelope
+from directory.keys import CanonicalError, SignatureResult, envelope_bytes, open_envelope, verify_envelope
 from directory.models.entries import EntryVersion, Organisation
 from directory.models.federation import Peer, PeerState, RemoteLeaf
 
@@ -96,9 +96,19 @@ def _check_organisation_signatures(envelope: Any, doc: dict[str, Any], peer: Pee
     keys = {k["fingerprint"]: k["public_key"] for k in doc.get("keys", []) if isinstance(k, dict)}
     keys[peer.fingerprint] = peer.public_key
     _, results = verify_envelope(envelope, keys)
-    bad = [r for r in results if not r.ok]
+    bad = [r for n, r in enumerate(results) if not r.ok and not _good_when_made(envelope, keys, n, r)]
     if bad:
         raise Rejected(f"{what}: a signature does not verify: {bad[0].reason}", attack=True)
+
+
+def _good_when_made(envelope: Any, keys: dict[str, str], index: int, result: SignatureResult) -> bool:
+    """A signature whose key expired after it was made is history, not a forgery: a node that starts
+    following late pulls old versions too, and answers show such a signature as `key_expired`. One made
+    after its key expired stays refused (checked again as of the moment it was made)."""
+    if result.status != "key_expired" or result.created is None:
+        return False
+    _, then = verify_envelope(envelope, keys, now=result.created)
+    return then[index].ok
 
 
 def checkpoint(body: bytes, peer: Peer, state: PeerState | None) -> Checkpoint:

@@ -10,9 +10,12 @@ import base64
 import json
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from pgpy import PGPUID, PGPKey
+from pgpy.constants import EllipticCurveOID, HashAlgorithm, KeyFlags, PubKeyAlgorithm
 
 from directory import entries, runtime, signatures
 from directory.errors import Conflict
@@ -395,4 +398,46 @@ def test_a_version_journaled_again_may_only_add_signatures_that_verify(
         }[case])
     before = store()
     refused(pull_peer("peer"), reason)
+    assert store() == before
+
+
+def _expiring_key(seconds: int) -> NodeKey:
+    """An organisation's Ed25519 key that expires `seconds` after it is made."""
+    key = PGPKey.new(PubKeyAlgorithm.EdDSA, EllipticCurveOID.Ed25519)
+    key.add_uid(PGPUID.new("Short-lived Telecom key"), usage={KeyFlags.Sign, KeyFlags.Certify},
+                hashes=[HashAlgorithm.SHA512], key_expiration=timedelta(seconds=seconds))
+    return NodeKey(key)
+
+
+def test_an_organisation_signature_whose_key_expired_since_is_history_not_an_attack(
+        fake_peer: FakePeer, pin: Callable[..., Peer]):
+    """A node that starts following late pulls old versions too. The organisation signed one with a key
+    that has expired since: the signature was good when it was made, so the version is stored and its
+    signature shown as key_expired. The pull used to be refused as an attack, for good."""
+    org = _expiring_key(2)
+    entry_id = fake_peer.create(org_keys=[org])
+    fake_peer.attach(entry_id, org)
+    time.sleep(3)  # real time: signatures are judged by the wall clock
+    pin()
+
+    result = pull_peer("peer")
+
+    assert result.ok, result.reason
+    row = EntryVersion.get((EntryVersion.entry_id == entry_id) & (EntryVersion.version == 1))
+    assert [(s["role"], s["status"]) for s in signatures.statuses(row)] == [
+        ("registrar", "valid"), ("organisation", "key_expired")]
+
+
+def test_a_signature_made_after_the_organisation_key_expired_is_still_refused(
+        fake_peer: FakePeer, pin: Callable[..., Peer]):
+    org = _expiring_key(1)
+    entry_id = fake_peer.create(org_keys=[org])
+    time.sleep(2)
+    fake_peer.attach(entry_id, org)  # signed with the key after it expired
+    pin()
+    before = store()
+
+    result = pull_peer("peer")
+
+    assert not result.ok and "after key" in (result.reason or "")
     assert store() == before
