@@ -264,6 +264,18 @@ class JournalCheck:
         if len(records) == len(before):
             raise Rejected(f"{what}: replay: version {version} of {entry_id} was accepted with these "
                            "signatures", attack=True)
+        # What `signatures.attach` adds: the organisation's signature by one of its keys the version does
+        # not carry yet. Anything else (a key's second signature, another registrar signature) could be
+        # journaled again for ever, each leaf carrying the whole list.
+        own = {_fpr(k.get("fingerprint")) for k in doc.get("keys", [])
+               if isinstance(k, dict) and k.get("use") == "organisation"}
+        held = {_fpr(r.get("key_fpr")) for r in before if isinstance(r, dict)}
+        for record in records[len(before):]:
+            fpr = _fpr(record.get("key_fpr"))
+            if record.get("signer") != entry_id or fpr not in own or fpr in held:
+                raise Rejected(f"{what}: version {version} of {entry_id} was journaled again with a "
+                               "signature that is not a new one by an organisation key it lists", attack=True)
+            held.add(fpr)
 
     def _accepted_version(self, entry_id: str, version: int) -> tuple[bytes, str] | None:
         """Payload and signatures (JSON) of a version as accepted: earlier in this pull, else stored."""
@@ -287,6 +299,10 @@ class JournalCheck:
                 raise Rejected(f"{row.entry_id} is registered at {row.registrar}, not {self.peer.node_id}",
                                attack=True)
             self.known[row.entry_id] = (row.version, row.digest, row.deleted)
+
+
+def _fpr(value: Any) -> str:
+    return value.replace(" ", "").upper() if isinstance(value, str) else ""
 
 
 def namespace(node_id: str) -> str:

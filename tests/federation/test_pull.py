@@ -441,3 +441,31 @@ def test_a_signature_made_after_the_organisation_key_expired_is_still_refused(
 
     assert not result.ok and "after key" in (result.reason or "")
     assert store() == before
+
+
+@pytest.mark.parametrize("case", ["same organisation key again", "registrar key again",
+                                  "signer not the organisation"])
+def test_a_version_journaled_again_only_gains_signatures_by_organisation_keys_it_lacks(
+        fake_peer: FakePeer, pin: Callable[..., Peer], org_keys: tuple[NodeKey, NodeKey], case: str):
+    """`signatures.attach` adds one signature per organisation key, so a version has at most one leaf more
+    than its organisation has keys. A peer that journals a version again with a second signature by a key
+    already on it (or another registrar signature) could journal it again for ever: refused."""
+    first, second = org_keys
+    entry_id = fake_peer.create(org_keys=org_keys)
+    pin()
+    fake_peer.attach(entry_id, first)
+    assert pull_peer("peer").ok
+    payload, records = fake_peer.signed_version(entry_id)
+    time.sleep(1.1)  # a signature made another second: other bytes, the same key
+    extra = {
+        "same organisation key again": SignatureRecord(entry_id, first.fingerprint, first.sign(payload)),
+        "registrar key again": SignatureRecord(fake_peer.node_id, fake_peer.key.fingerprint,
+                                               fake_peer.key.sign(payload)),
+        "signer not the organisation": SignatureRecord(fake_peer.node_id, second.fingerprint,
+                                                       second.sign(payload)),
+    }[case]
+    fake_peer.journal_again(entry_id, 1, payload, [*records, extra])
+    before = store()
+    refused(pull_peer("peer"), "seq 3:")
+    assert store() == before
+
