@@ -96,16 +96,22 @@ def _check_organisation_signatures(envelope: Any, doc: dict[str, Any], peer: Pee
     keys = {k["fingerprint"]: k["public_key"] for k in doc.get("keys", []) if isinstance(k, dict)}
     keys[peer.fingerprint] = peer.public_key
     _, results = verify_envelope(envelope, keys)
-    bad = [r for n, r in enumerate(results) if not r.ok and not _good_when_made(envelope, keys, n, r)]
+    bad = [r for n, r in enumerate(results) if not r.ok and not _good_when_made(envelope, doc, keys, n, r)]
     if bad:
         raise Rejected(f"{what}: a signature does not verify: {bad[0].reason}", attack=True)
 
 
-def _good_when_made(envelope: Any, keys: dict[str, str], index: int, result: SignatureResult) -> bool:
+def _good_when_made(envelope: Any, doc: dict[str, Any], keys: dict[str, str], index: int,
+                    result: SignatureResult) -> bool:
     """A signature whose key expired after it was made is history, not a forgery: a node that starts
     following late pulls old versions too, and answers show such a signature as `key_expired`. One made
-    after its key expired stays refused (checked again as of the moment it was made)."""
+    after its key expired stays refused (checked again as of the moment it was made), and so does one
+    dated before the version was issued: the signer chooses that date, so with an expired key it would
+    pass any new version off as signed in the key's lifetime."""
     if result.status != "key_expired" or result.created is None:
+        return False
+    iat = doc.get("iat")
+    if not isinstance(iat, int) or result.created.timestamp() < iat - CLOCK_SKEW:
         return False
     _, then = verify_envelope(envelope, keys, now=result.created)
     return then[index].ok

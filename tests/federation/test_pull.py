@@ -10,7 +10,7 @@ import base64
 import json
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -469,3 +469,23 @@ def test_a_version_journaled_again_only_gains_signatures_by_organisation_keys_it
     refused(pull_peer("peer"), "seq 3:")
     assert store() == before
 
+
+def test_an_expired_key_signature_dated_before_the_version_was_issued_is_refused(
+        fake_peer: FakePeer, pin: Callable[..., Peer]):
+    """Good when made only if it was made after the version existed: a signature dated before the version's
+    iat, by a key that has expired since, is one made with the expired key and dated back."""
+    made = datetime.now(UTC) - timedelta(seconds=2000)
+    key = PGPKey.new(PubKeyAlgorithm.EdDSA, EllipticCurveOID.Ed25519, created=made)
+    key.add_uid(PGPUID.new("Expired Telecom key"), usage={KeyFlags.Sign, KeyFlags.Certify},
+                hashes=[HashAlgorithm.SHA512], key_expiration=timedelta(seconds=1000), created=made)
+    org = NodeKey(key)
+    entry_id = fake_peer.create(org_keys=[org])
+    payload, records = fake_peer.signed_version(entry_id)
+    backdated = str(key.sign(payload, hash=HashAlgorithm.SHA512, created=made + timedelta(seconds=500)))
+    fake_peer.journal_again(entry_id, 1, payload,
+                            [*records, SignatureRecord(entry_id, org.fingerprint, backdated)])
+    pin()
+    before = store()
+
+    refused(pull_peer("peer"), "seq 2: a signature does not verify")
+    assert store() == before
