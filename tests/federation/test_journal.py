@@ -7,13 +7,16 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from pgpy import PGPUID, PGPKey
+from pgpy.constants import EllipticCurveOID, HashAlgorithm, KeyFlags, PubKeyAlgorithm
 
 from directory import entries, runtime, signatures
-from directory.errors import Forbidden
+from directory.errors import Forbidden, InvalidInput
 from directory.federation import auth, journal
 from directory.federation.pull import pull_peer
 from directory.keys import NodeKey, parse_canonical, verify_envelope
@@ -232,6 +235,29 @@ def test_the_organisations_own_signature_journals_the_version_again(make_org: Ca
     # A snapshot serves each live entry once, as it is now.
     assert [(i.seq, i.envelope) for i in journal.snapshot(0, 10)] == [(2, items[1].envelope),
                                                                       (3, items[2].envelope)]
+
+
+def test_the_organisations_signature_dated_before_the_version_was_issued_is_refused(
+        make_org: Callable[..., str]):
+    """Peers accept a signature whose key expired since it was made only when it is dated no earlier than
+    the version (the date is the signer's choice): one dated before would be refused by every peer that
+    pulls the version after the key expired, as an attack, for good. Refused here at once instead."""
+    made = datetime.now(UTC) - timedelta(seconds=5000)
+    key = PGPKey.new(PubKeyAlgorithm.EdDSA, EllipticCurveOID.Ed25519, created=made)
+    key.add_uid(PGPUID.new("Example Telecom key"), usage={KeyFlags.Sign, KeyFlags.Certify},
+                hashes=[HashAlgorithm.SHA512], created=made)
+    org = NodeKey(key)
+    entry_id = make_org(keys=[{"public_key": org.public_armored, "use": "organisation"}])
+    version = EntryVersion.get(EntryVersion.entry_id == entry_id)
+    iat = datetime.fromtimestamp(parse_canonical(bytes(version.payload))["iat"], UTC)
+    backdated = str(key.sign(bytes(version.payload), hash=HashAlgorithm.SHA512,
+                             created=iat - timedelta(hours=1)))
+    before = (row_counts(), version.signatures)
+
+    with pytest.raises(InvalidInput, match="dated before"):
+        signatures.attach(entry_id, 1, backdated, ADMIN)
+
+    assert before == (row_counts(), EntryVersion.get(EntryVersion.entry_id == entry_id).signatures)
 
 
 def test_an_entrys_etag_changes_when_its_organisation_signs_it(client: FlaskClient, requester: NodeKey,
