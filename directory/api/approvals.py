@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from directory import approvals
 from directory.api.auth import require_admin
 from directory.api.common import Blueprint, json_response, per_page
-from directory.api.schemas import PageArgs
+from directory.api.schemas import PageArgs, Paged
 from directory.models.approvals import STATUSES
 
 blp = Blueprint("approvals", __name__, url_prefix="/api/v1/approvals",
@@ -43,11 +43,8 @@ class ApprovalFilter(PageArgs):
     status = fields.String(load_default="pending", validate=validate.OneOf(STATUSES))
 
 
-class ApprovalPage(Schema):
+class ApprovalPage(Paged):
     items = fields.List(fields.Nested(PendingChangeOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class RejectIn(Schema):

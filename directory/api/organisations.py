@@ -34,8 +34,7 @@ class OrganisationList(MethodView):
         """List organisations (filters and pagination in SQL)"""
         size = per_page(args.pop("per_page"))
         page = organisations.list_page(current_actor(), args, args.pop("page"), size)
-        return json_response({"items": page.items, "total": page.total, "page": page.page,
-                              "per_page": page.per_page})
+        return json_response(page.as_dict())
 
     @blp.arguments(documents.OrganisationIn)
     @blp.response(201, OrganisationOut)

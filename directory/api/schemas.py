@@ -69,11 +69,16 @@ class OrganisationOut(Schema):
     signatures = fields.List(fields.Dict(), metadata={"description": "each signature's status"})
 
 
-class OrganisationPage(Schema):
-    items = fields.List(fields.Nested(OrganisationOut))
+class Paged(Schema):
+    """One page of a list (`directory.paging.Page`); subclasses name the items."""
+
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class OrganisationPage(Paged):
+    items = fields.List(fields.Nested(OrganisationOut))
 
 
 class VersionMeta(Schema):
@@ -135,11 +140,8 @@ class AccountOut(Schema):
     token = fields.String(metadata={"description": "shown once, at creation"})
 
 
-class AccountPage(Schema):
+class AccountPage(Paged):
     items = fields.List(fields.Nested(AccountOut))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class OrganisationChanges(documents.OrganisationIn):

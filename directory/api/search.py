@@ -17,7 +17,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from directory import documents, organisations, ratelimit, resolve, search, validators, vcard, verify
 from directory.api.auth import current_actor, require_account
 from directory.api.common import Blueprint, json_response, per_page
-from directory.api.schemas import PageArgs, Query
+from directory.api.schemas import PageArgs, Paged, Query
 from directory.errors import Forbidden, NotFound
 from directory.vocabulary import ORGANISATION_KINDS, REQUEST_TYPES, SERVICE_TYPES
 
@@ -110,11 +110,8 @@ class SearchItem(Schema):
     reachable = fields.Nested(Reachable)
 
 
-class SearchPage(Schema):
+class SearchPage(Paged):
     items = fields.List(fields.Nested(SearchItem))
-    total = fields.Integer()
-    page = fields.Integer()
-    per_page = fields.Integer()
 
 
 class ResolveMatch(Schema):
@@ -166,8 +163,7 @@ class Search(MethodView):
         ratelimit.spend(actor)
         size = per_page(args.get("per_page"))
         found = search.search(_query(args), actor, args["page"], size)
-        return json_response({"items": found.items, "total": found.total, "page": found.page,
-                              "per_page": found.per_page})
+        return json_response(found.as_dict())
 
 
 @blp.route("/search.csv")
