@@ -21,7 +21,7 @@ from directory.actors import Actor
 from directory.errors import Conflict, Forbidden, InvalidInput, NotFound
 from directory.federation import journal
 from directory.keys import SignatureRecord, inspect_key, parse_canonical, verify_detached
-from directory.keys.keyring import CLOCK_SKEW
+from directory.keys.keyring import dated_before
 from directory.models.entries import EntryVersion
 
 CACHE_SECONDS = 300
@@ -105,10 +105,10 @@ def attach(entry_id: str, version: int, signature: str, actor: Actor) -> list[di
         if not verdict.ok or verdict.key_fpr is None:
             raise InvalidInput(f"signature refused: {verdict.reason}",
                                {"signature": [f"{verdict.status}: {verdict.reason}"]})
-        issued = datetime.fromtimestamp(doc["iat"], UTC)
-        if verdict.created is not None and verdict.created < issued - CLOCK_SKEW:
+        if verdict.created is not None and dated_before(verdict.created, doc["iat"]):
             # Peers accept the signature after its key expired only if it is dated no earlier than the
             # version (`verify._good_when_made`): refused now, not by every late peer for good.
+            issued = datetime.fromtimestamp(doc["iat"], UTC)
             raise InvalidInput("the signature is dated before the version was issued",
                                {"signature": [f"made {verdict.created:%Y-%m-%d %H:%M} UTC, before the "
                                               f"version ({issued:%Y-%m-%d %H:%M} UTC)"]})

@@ -20,6 +20,7 @@ from directory.errors import DirectoryError
 from directory.federation import journal
 from directory.federation.node import CHECKPOINT_TYP
 from directory.keys import CanonicalError, SignatureResult, envelope_bytes, open_envelope, verify_envelope
+from directory.keys.keyring import dated_before
 from directory.models.entries import EntryVersion, Organisation
 from directory.models.federation import Peer, PeerState, RemoteLeaf
 
@@ -111,7 +112,7 @@ def _good_when_made(envelope: Any, doc: dict[str, Any], keys: dict[str, str], in
     if result.status != "key_expired" or result.created is None:
         return False
     iat = doc.get("iat")
-    if not isinstance(iat, int) or result.created.timestamp() < iat - CLOCK_SKEW:
+    if not isinstance(iat, int) or dated_before(result.created, iat):
         return False
     _, then = verify_envelope(envelope, keys, now=result.created)
     return then[index].ok

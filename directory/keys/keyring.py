@@ -13,7 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +28,14 @@ MAX_KEY_BYTES = 512 * 1024
 # Clocks of signer and verifier differ, and gpg dates a signature one second after the one it follows
 # when both fall in the same second: a few minutes "from the future" is not an attack.
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+def dated_before(created: datetime, epoch: int) -> bool:
+    """Whether a signature made at `created` is dated before the instant `epoch`, beyond the clock skew
+    (an organisation's signature over a version it could not have seen yet)."""
+    return created < datetime.fromtimestamp(epoch, UTC) - CLOCK_SKEW
+
+
 CACHE_SIZE = 256
 
 # SHA-1 and MD5 are collision-prone; RIPEMD-160 and SHA-224 are below our 256-bit floor.
